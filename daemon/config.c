@@ -1,0 +1,708 @@
+#include "config.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "log.h"
+#include "schema.h"
+
+#define N(a) (sizeof(a) / sizeof(*(a)))
+
+const char *const gw_severity_names[4] = { "critical", "high", "medium", "low" };
+static const char *const log_level_names[] = { "error", "warning", "info", "debug" };
+static const char *const parity_names[] = { "N", "E", "O" };
+static const char *const rule_type_names[] = { "limit", "state" };
+static const char *const influx_api_names[] = { "v1", "v2" };
+
+/* Defaults a device gets when neither it nor its profile says otherwise. */
+enum {
+    DEFAULT_MAX_READ_REGISTERS = 125,  /* the Modbus maximum */
+    DEFAULT_MAX_READ_BITS = 2000,      /* the Modbus maximum */
+    DEFAULT_MAX_GAP_REGISTERS = 10,    /* ~ the cost of one more request on RS-485 */
+    DEFAULT_MAX_GAP_BITS = 160,
+};
+
+/* ---- schema tables ---------------------------------------------------- */
+
+#define SITE(f) SCHEMA_FIELD(struct gw_site_cfg, f)
+static const struct schema_key site_keys[] = {
+    { .name = "id", .type = SCHEMA_STRING, SITE(id), .required = true },
+    { .name = "name", .type = SCHEMA_STRING, SITE(name) },
+    { .name = "timezone", .type = SCHEMA_STRING, SITE(timezone), .def_str = "UTC" },
+    { .name = "floor_area_m2", .type = SCHEMA_FLOAT, SITE(floor_area_m2), .ranged = true,
+      .min = 0, .max = 1e8 },
+};
+
+#define DAEMON(f) SCHEMA_FIELD(struct gw_daemon_cfg, f)
+static const struct schema_key daemon_keys[] = {
+    { .name = "plugin_dir", .type = SCHEMA_STRING, DAEMON(plugin_dir), .def_str = GW_DEFAULT_PLUGIN_DIR },
+    { .name = "profile_dir", .type = SCHEMA_STRING, DAEMON(profile_dir), .def_str = GW_DEFAULT_PROFILE_DIR },
+    { .name = "spool_dir", .type = SCHEMA_STRING, DAEMON(spool_dir), .def_str = "/var/lib/greenwatch/spool" },
+    { .name = "log_level", .type = SCHEMA_ENUM, DAEMON(log_level), .def_num = GW_LOG_INFO,
+      .choices = log_level_names, .n_choices = N(log_level_names) },
+};
+
+#define MQTT(f) SCHEMA_FIELD(struct gw_mqtt_cfg, f)
+static const struct schema_key mqtt_keys[] = {
+    { .name = "uri", .type = SCHEMA_STRING, MQTT(uri), .required = true },
+    { .name = "client_id", .type = SCHEMA_STRING, MQTT(client_id) },
+    { .name = "topic_prefix", .type = SCHEMA_STRING, MQTT(topic_prefix) },
+    { .name = "qos", .type = SCHEMA_INT, MQTT(qos), .def_num = 1, .ranged = true, .min = 0, .max = 2 },
+};
+
+#define INFLUX(f) SCHEMA_FIELD(struct gw_influx_cfg, f)
+static const struct schema_key influx_keys[] = {
+    { .name = "url", .type = SCHEMA_STRING, INFLUX(url), .required = true },
+    { .name = "api", .type = SCHEMA_STRING, INFLUX(api), .def_str = "v1" },
+    { .name = "database", .type = SCHEMA_STRING, INFLUX(database) },
+    { .name = "retention_policy", .type = SCHEMA_STRING, INFLUX(retention_policy) },
+    { .name = "org", .type = SCHEMA_STRING, INFLUX(org) },
+    { .name = "bucket", .type = SCHEMA_STRING, INFLUX(bucket) },
+};
+
+static int parse_tcp(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+
+#define BUS(f) SCHEMA_FIELD(struct gw_bus_cfg, f)
+static const struct schema_key bus_keys[] = {
+    { .name = "id", .type = SCHEMA_STRING, BUS(id), .required = true },
+    { .name = "tcp", .type = SCHEMA_CUSTOM, .parse = parse_tcp },
+    { .name = "rtu", .type = SCHEMA_STRING, BUS(rtu) },
+    { .name = "baud", .type = SCHEMA_INT, BUS(baud), .def_num = 9600, .ranged = true, .min = 300, .max = 921600 },
+    { .name = "parity", .type = SCHEMA_ENUM, BUS(parity), .def_num = GW_PARITY_NONE,
+      .choices = parity_names, .n_choices = N(parity_names) },
+    { .name = "data_bits", .type = SCHEMA_INT, BUS(data_bits), .def_num = 8, .ranged = true, .min = 7, .max = 8 },
+    { .name = "stop_bits", .type = SCHEMA_INT, BUS(stop_bits), .def_num = 1, .ranged = true, .min = 1, .max = 2 },
+    { .name = "timeout_ms", .type = SCHEMA_INT, BUS(timeout_ms), .def_num = 1000, .ranged = true, .min = 10, .max = 60000 },
+    { .name = "delay_after_connect_ms", .type = SCHEMA_INT, BUS(delay_after_connect_ms),
+      .ranged = true, .min = 0, .max = 60000 },
+    { .name = "delay_between_requests_ms", .type = SCHEMA_INT, BUS(delay_between_requests_ms),
+      .ranged = true, .min = 0, .max = 60000 },
+};
+
+static int parse_tags(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+static int parse_inline_map(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+
+#define DEV(f) SCHEMA_FIELD(struct gw_device_cfg, f)
+static const struct schema_key device_keys[] = {
+    { .name = "id", .type = SCHEMA_STRING, DEV(id), .required = true },
+    { .name = "bus", .type = SCHEMA_STRING, DEV(bus_id), .required = true },
+    { .name = "unit", .type = SCHEMA_INT, DEV(unit), .required = true, .ranged = true, .min = 0, .max = 255 },
+    { .name = "kind", .type = SCHEMA_STRING, DEV(kind), .def_str = "generic" },
+    { .name = "profile", .type = SCHEMA_STRING, DEV(profile_id) },
+    { .name = "interval_s", .type = SCHEMA_FLOAT, DEV(interval_s), .def_num = 60, .ranged = true,
+      .min = 0.1, .max = 86400 },
+    { .name = "enabled", .type = SCHEMA_BOOL, DEV(enabled), .def_num = 1 },
+    { .name = "tags", .type = SCHEMA_CUSTOM, .parse = parse_tags },
+    { .name = "timeout_ms", .type = SCHEMA_INT, DEV(timeout_ms), .def_num = -1, .ranged = true, .min = 10, .max = 60000 },
+    { .name = "delay_between_requests_ms", .type = SCHEMA_INT, DEV(delay_between_requests_ms),
+      .def_num = -1, .ranged = true, .min = 0, .max = 60000 },
+    { .name = "max_read_registers", .type = SCHEMA_INT, DEV(max_read_registers), .def_num = -1,
+      .ranged = true, .min = 1, .max = 125 },
+    { .name = "max_read_bits", .type = SCHEMA_INT, DEV(max_read_bits), .def_num = -1,
+      .ranged = true, .min = 1, .max = 2000 },
+    { .name = "max_gap_registers", .type = SCHEMA_INT, DEV(max_gap_registers), .def_num = -1,
+      .ranged = true, .min = 0, .max = 124 },
+    { .name = "max_gap_bits", .type = SCHEMA_INT, DEV(max_gap_bits), .def_num = -1,
+      .ranged = true, .min = 0, .max = 1999 },
+    { .name = "points", .type = SCHEMA_CUSTOM, .parse = parse_inline_map, SCHEMA_PRESENT(struct gw_device_cfg, has_points) },
+    { .name = "holes", .type = SCHEMA_IGNORE },  /* read with points */
+    { .name = "description", .type = SCHEMA_IGNORE },
+};
+
+static int parse_states(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+
+#define RULE(f) SCHEMA_FIELD(struct gw_rule_cfg, f)
+static const struct schema_key rule_keys[] = {
+    { .name = "id", .type = SCHEMA_STRING, RULE(id), .required = true },
+    { .name = "device", .type = SCHEMA_STRING, RULE(device_id), .required = true },
+    { .name = "type", .type = SCHEMA_ENUM, RULE(type), .required = true,
+      .choices = rule_type_names, .n_choices = N(rule_type_names) },
+    { .name = "point", .type = SCHEMA_STRING, RULE(point), .required = true },
+    { .name = "high", .type = SCHEMA_FLOAT, RULE(high), SCHEMA_PRESENT(struct gw_rule_cfg, has_high) },
+    { .name = "low", .type = SCHEMA_FLOAT, RULE(low), SCHEMA_PRESENT(struct gw_rule_cfg, has_low) },
+    { .name = "deadband", .type = SCHEMA_FLOAT, RULE(deadband), .ranged = true, .min = 0, .max = 1e12 },
+    { .name = "on_delay_s", .type = SCHEMA_FLOAT, RULE(on_delay_s), .ranged = true, .min = 0, .max = 604800 },
+    { .name = "off_delay_s", .type = SCHEMA_FLOAT, RULE(off_delay_s), .ranged = true, .min = 0, .max = 604800 },
+    { .name = "severity", .type = SCHEMA_ENUM, RULE(severity), .def_num = GW_SEVERITY_MEDIUM,
+      .choices = gw_severity_names, .n_choices = 4 },
+    { .name = "states", .type = SCHEMA_CUSTOM, .parse = parse_states },
+    { .name = "message", .type = SCHEMA_STRING, RULE(message) },
+    { .name = "enabled", .type = SCHEMA_BOOL, RULE(enabled), .def_num = 1 },
+};
+
+static int parse_site(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+static int parse_daemon(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+static int parse_mqtt(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+static int parse_influx(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+static int parse_buses(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+static int parse_devices(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+static int parse_rules(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+
+static const struct schema_key root_keys[] = {
+    { .name = "site", .type = SCHEMA_CUSTOM, .parse = parse_site, .required = true },
+    { .name = "daemon", .type = SCHEMA_CUSTOM, .parse = parse_daemon },
+    { .name = "mqtt", .type = SCHEMA_CUSTOM, .parse = parse_mqtt },
+    { .name = "influxdb", .type = SCHEMA_CUSTOM, .parse = parse_influx },
+    { .name = "buses", .type = SCHEMA_CUSTOM, .parse = parse_buses, .required = true },
+    { .name = "devices", .type = SCHEMA_CUSTOM, .parse = parse_devices, .required = true },
+    { .name = "rules", .type = SCHEMA_CUSTOM, .parse = parse_rules },
+};
+
+/* ---- block parsers ---------------------------------------------------- */
+
+static int parse_site(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_config *cfg = target;
+    return schema_load(s, site_keys, N(site_keys), &cfg->site, false, "site", ctx);
+}
+
+static int parse_daemon(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_config *cfg = target;
+    schema_free(daemon_keys, N(daemon_keys), &cfg->daemon);  /* the defaults */
+    return schema_load(s, daemon_keys, N(daemon_keys), &cfg->daemon, false, "daemon", ctx);
+}
+
+static int parse_mqtt(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_config *cfg = target;
+    cfg->mqtt.present = true;
+    int rc = schema_load(s, mqtt_keys, N(mqtt_keys), &cfg->mqtt, false, "mqtt", ctx);
+    const char *uri = cfg->mqtt.uri;
+    static const char *const schemes[] = { "tcp://", "ssl://", "mqtt://", "mqtts://", "ws://", "wss://" };
+    bool known = false;
+    for (size_t i = 0; uri && i < N(schemes); i++)
+        known |= strncmp(uri, schemes[i], strlen(schemes[i])) == 0;
+    if (uri && !known) {
+        schema_error(ctx, config_setting_get_member(s, "uri"),
+                     "mqtt: uri '%s' must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss://", uri);
+        rc = -EINVAL;
+    }
+    return rc;
+}
+
+static int parse_influx(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_config *cfg = target;
+    struct gw_influx_cfg *ix = &cfg->influx;
+    ix->present = true;
+    int rc = schema_load(s, influx_keys, N(influx_keys), ix, false, "influxdb", ctx);
+    if (rc)
+        return rc;
+    if (strncmp(ix->url, "http://", 7) != 0 && strncmp(ix->url, "https://", 8) != 0) {
+        schema_error(ctx, config_setting_get_member(s, "url"), "influxdb: url must start with http:// or https://");
+        rc = -EINVAL;
+    }
+    bool v2 = strcmp(ix->api, influx_api_names[1]) == 0;
+    if (!v2 && strcmp(ix->api, influx_api_names[0]) != 0) {
+        schema_error(ctx, config_setting_get_member(s, "api"), "influxdb: api must be \"v1\" or \"v2\"");
+        rc = -EINVAL;
+    } else if (!v2 && !ix->database) {
+        schema_error(ctx, s, "influxdb: api \"v1\" needs database");
+        rc = -EINVAL;
+    } else if (v2 && (!ix->org || !ix->bucket)) {
+        schema_error(ctx, s, "influxdb: api \"v2\" needs org and bucket");
+        rc = -EINVAL;
+    }
+    return rc;
+}
+
+/* "host:port", "[v6addr]:port" or "host" (port 502). */
+static int parse_tcp(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_bus_cfg *bus = target;
+    const char *text = config_setting_get_string(s);
+    if (!text || !*text) {
+        schema_error(ctx, s, "tcp must be a string \"host:port\"");
+        return -EINVAL;
+    }
+    const char *host = text, *colon;
+    size_t host_len;
+    if (*text == '[') {
+        const char *close = strchr(text, ']');
+        colon = close && close[1] == ':' ? close + 1 : NULL;
+        host = text + 1;
+        host_len = close ? (size_t)(close - host) : 0;
+    } else {
+        colon = strrchr(text, ':');
+        host_len = colon ? (size_t)(colon - text) : strlen(text);
+    }
+    long port = 502;
+    if (colon) {
+        char *end;
+        errno = 0;
+        port = strtol(colon + 1, &end, 10);
+        if (errno || *end || end == colon + 1 || port < 1 || port > 65535)
+            port = -1;
+    }
+    if (host_len == 0 || host_len >= GW_HOST_MAX || port < 0) {
+        schema_error(ctx, s, "tcp = \"%s\" is not host:port with a port 1..65535", text);
+        return -EINVAL;
+    }
+    memcpy(bus->host, host, host_len);
+    bus->host[host_len] = '\0';
+    bus->port = (int)port;
+    if (!(bus->tcp = strdup(text)))
+        return -ENOMEM;
+    return 0;
+}
+
+static bool valid_tag_text(const char *t)
+{
+    if (!*t)
+        return false;
+    for (; *t; t++)
+        if (*t == '\n' || *t == '\r' || *t == '"')
+            return false;
+    return true;
+}
+
+static int parse_tags(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_device_cfg *dev = target;
+    if (!config_setting_is_group(s)) {
+        schema_error(ctx, s, "tags must be a group { key = \"value\"; ... }");
+        return -EINVAL;
+    }
+    int n = config_setting_length(s), rc = 0;
+    dev->tags = calloc((size_t)n + 1, sizeof *dev->tags);
+    if (!dev->tags)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *t = config_setting_get_elem(s, (unsigned)i);
+        const char *key = config_setting_name(t), *value = config_setting_get_string(t);
+        if (!value || !valid_tag_text(value)) {
+            schema_error(ctx, t, "tag '%s' must be a non-empty string without quotes or line breaks", key);
+            rc = -EINVAL;
+            continue;
+        }
+        if (strcmp(key, "site") == 0 || strcmp(key, "device") == 0) {
+            schema_error(ctx, t, "tag '%s' is set by greenwatch itself", key);
+            rc = -EINVAL;
+            continue;
+        }
+        struct gw_tag *tag = &dev->tags[dev->n_tags];
+        if (!(tag->key = strdup(key)) || !(tag->value = strdup(value)))
+            return -ENOMEM;
+        dev->n_tags++;
+    }
+    return rc;
+}
+
+/* A device with `points` carries its own register map (and may carry holes
+ * and limits, read by the profile parser from the same group). */
+static int parse_inline_map(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_device_cfg *dev = target;
+    return profile_parse(config_setting_parent(s), &dev->inline_map, ctx->diag);
+}
+
+static int parse_states(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_rule_cfg *rule = target;
+    int n = config_setting_is_aggregate(s) ? config_setting_length(s) : -1;
+    if (n < 1) {
+        schema_error(ctx, s, "states must be a non-empty list of values, e.g. [ 1, 2 ]");
+        return -EINVAL;
+    }
+    if (!(rule->states = calloc((size_t)n, sizeof *rule->states)))
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        if (!schema_number(config_setting_get_elem(s, (unsigned)i), &rule->states[i])) {
+            schema_error(ctx, s, "states must hold numbers");
+            return -EINVAL;
+        }
+    }
+    rule->n_states = (size_t)n;
+    return 0;
+}
+
+/* Parse a list of groups into a fresh array of elements of size elem,
+ * recording each element's line at line_offset. */
+static int parse_list(const config_setting_t *s, const struct schema_key *keys, size_t n_keys,
+                      size_t elem, size_t line_offset, void **array, size_t *count,
+                      const char *what, struct schema_ctx *ctx)
+{
+    if (!config_setting_is_list(s)) {
+        schema_error(ctx, s, "%s must be a list ( { ... }, { ... } )", config_setting_name(s));
+        return -EINVAL;
+    }
+    int n = config_setting_length(s), rc = 0;
+    char *items = calloc((size_t)n + 1, elem);
+    if (!items)
+        return -ENOMEM;
+    *array = items;
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *id = NULL;
+        char label[96];
+        if (config_setting_is_group(e) && config_setting_lookup_string(e, "id", &id))
+            snprintf(label, sizeof label, "%s '%s'", what, id);
+        else
+            snprintf(label, sizeof label, "%s %d", what, i + 1);
+        char *item = items + (size_t)i * elem;
+        int r = schema_load(e, keys, n_keys, item, false, label, ctx);
+        *(int *)(item + line_offset) = (int)config_setting_source_line(e);
+        (*count)++;
+        if (r == -ENOMEM)
+            return r;
+        if (r)
+            rc = -EINVAL;
+    }
+    return rc;
+}
+
+static int parse_buses(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_config *cfg = target;
+    return parse_list(s, bus_keys, N(bus_keys), sizeof *cfg->buses, offsetof(struct gw_bus_cfg, line),
+                      (void **)&cfg->buses, &cfg->n_buses, "bus", ctx);
+}
+
+static int parse_devices(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_config *cfg = target;
+    return parse_list(s, device_keys, N(device_keys), sizeof *cfg->devices,
+                      offsetof(struct gw_device_cfg, line), (void **)&cfg->devices,
+                      &cfg->n_devices, "device", ctx);
+}
+
+static int parse_rules(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_config *cfg = target;
+    return parse_list(s, rule_keys, N(rule_keys), sizeof *cfg->rules, offsetof(struct gw_rule_cfg, line),
+                      (void **)&cfg->rules, &cfg->n_rules, "rule", ctx);
+}
+
+/* ---- cross-checks ----------------------------------------------------- */
+
+struct check {
+    struct gw_config *cfg;
+    struct gw_diag *diag;
+    const char *file;
+};
+
+/* Relative paths are relative to the configuration file's directory, so a
+ * configuration and its profiles move together. */
+static int resolve_path(char **path, const char *config_file)
+{
+    if (!*path || (*path)[0] == '/')
+        return 0;
+    char *copy = strdup(config_file);
+    if (!copy)
+        return -ENOMEM;
+    char *joined = NULL;
+    int rc = asprintf(&joined, "%s/%s", dirname(copy), *path);
+    free(copy);
+    if (rc < 0)
+        return -ENOMEM;
+    free(*path);
+    *path = joined;
+    return 0;
+}
+
+static void check_buses(struct check *c)
+{
+    for (size_t i = 0; i < c->cfg->n_buses; i++) {
+        struct gw_bus_cfg *b = &c->cfg->buses[i];
+        if (!b->id)
+            continue;
+        if (!b->tcp == !b->rtu)
+            diag_add(c->diag, c->file, b->line, "bus '%s': give exactly one of tcp = \"host:port\" or rtu = \"/dev/...\"", b->id);
+        for (size_t j = 0; j < i; j++) {
+            const struct gw_bus_cfg *o = &c->cfg->buses[j];
+            if (o->id && strcmp(o->id, b->id) == 0)
+                diag_add(c->diag, c->file, b->line, "bus '%s' is defined twice (first at line %d)", b->id, o->line);
+            else if (o->tcp && b->tcp && strcmp(o->host, b->host) == 0 && o->port == b->port)
+                diag_add(c->diag, c->file, b->line, "bus '%s' uses the same endpoint as bus '%s': one connection per endpoint, give its devices to one bus", b->id, o->id);
+            else if (o->rtu && b->rtu && strcmp(o->rtu, b->rtu) == 0)
+                diag_add(c->diag, c->file, b->line, "bus '%s' uses the same serial line as bus '%s'", b->id, o->id);
+        }
+    }
+}
+
+static int find_bus(const struct gw_config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->n_buses; i++)
+        if (cfg->buses[i].id && strcmp(cfg->buses[i].id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+static const struct gw_profile *find_loaded_profile(const struct gw_config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->n_profiles; i++)
+        if (strcmp(cfg->profiles[i]->id, id) == 0)
+            return cfg->profiles[i];
+    return NULL;
+}
+
+static bool valid_profile_id(const char *id)
+{
+    if (!*id || *id == '.')
+        return false;
+    for (; *id; id++)
+        if (*id == '/')
+            return false;
+    return true;
+}
+
+/* Load <profile_dir>/<id>.conf once; problems inside it are reported at
+ * their own file and line, and a missing file at the device's line. */
+static int load_profile(struct check *c, const struct gw_device_cfg *dev, const struct gw_profile **out)
+{
+    if ((*out = find_loaded_profile(c->cfg, dev->profile_id)))
+        return 0;
+    if (!valid_profile_id(dev->profile_id)) {
+        diag_add(c->diag, c->file, dev->line, "device '%s': profile '%s' is not a valid profile id",
+                 dev->id, dev->profile_id);
+        return -EINVAL;
+    }
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s.conf", c->cfg->daemon.profile_dir, dev->profile_id) < 0)
+        return -ENOMEM;
+    if (access(path, R_OK) != 0) {
+        diag_add(c->diag, c->file, dev->line, "device '%s': unknown profile '%s' (cannot read %s: %s)",
+                 dev->id, dev->profile_id, path, strerror(errno));
+        free(path);
+        return -EINVAL;
+    }
+    struct gw_profile **grown = realloc(c->cfg->profiles, (c->cfg->n_profiles + 1) * sizeof *grown);
+    struct gw_profile *prof = calloc(1, sizeof *prof);
+    if (grown)
+        c->cfg->profiles = grown;
+    if (!grown || !prof) {
+        free(prof);
+        free(path);
+        return -ENOMEM;
+    }
+    grown[c->cfg->n_profiles++] = prof;
+    int rc = profile_load_file(path, prof, c->diag);
+    free(path);
+    if (!prof->id && !(prof->id = strdup(dev->profile_id)))  /* report a broken profile once */
+        return -ENOMEM;
+    *out = prof;
+    return rc;
+}
+
+/* Unit 0 is broadcast on a serial line and "whoever is there" on TCP; 248
+ * to 255 are reserved.  Both are accepted only from a TCP endpoint that
+ * serves this device alone. */
+static void check_unit(struct check *c, const struct gw_device_cfg *dev, const struct gw_bus_cfg *bus)
+{
+    if (dev->unit >= 1 && dev->unit <= 247)
+        return;
+    size_t on_bus = 0;
+    for (size_t i = 0; i < c->cfg->n_devices; i++)
+        on_bus += c->cfg->devices[i].bus_id && strcmp(c->cfg->devices[i].bus_id, bus->id) == 0;
+    if (!bus->tcp || on_bus > 1)
+        diag_add(c->diag, c->file, dev->line,
+                 "device '%s': unit %d is allowed only for a device alone on a TCP endpoint (use 1..247)",
+                 dev->id, dev->unit);
+}
+
+static int pick_limit(int device_value, int profile_value, int fallback)
+{
+    return device_value >= 0 ? device_value : profile_value >= 0 ? profile_value : fallback;
+}
+
+static void resolve_limits(struct check *c, struct gw_device_cfg *dev)
+{
+    const struct gw_profile *p = dev->profile;
+    dev->limits = (struct gw_plan_limits){
+        .max_registers = (uint16_t)pick_limit(dev->max_read_registers, p->max_read_registers, DEFAULT_MAX_READ_REGISTERS),
+        .max_bits = (uint16_t)pick_limit(dev->max_read_bits, p->max_read_bits, DEFAULT_MAX_READ_BITS),
+        .max_gap_registers = (uint16_t)pick_limit(dev->max_gap_registers, p->max_gap_registers, DEFAULT_MAX_GAP_REGISTERS),
+        .max_gap_bits = (uint16_t)pick_limit(dev->max_gap_bits, p->max_gap_bits, DEFAULT_MAX_GAP_BITS),
+    };
+    for (size_t i = 0; i < p->n_points; i++) {
+        const struct gw_point_def *pt = &p->points[i];
+        unsigned limit = gw_table_is_bits(pt->table) ? dev->limits.max_bits : dev->limits.max_registers;
+        if (pt->count > limit)
+            diag_add(c->diag, c->file, dev->line,
+                     "device '%s': point '%s' needs %u registers but the device reads at most %u at once",
+                     dev->id, pt->name, pt->count, limit);
+    }
+}
+
+/* Resolve the device's register map: a shared profile or its own points. */
+static int resolve_map(struct check *c, struct gw_device_cfg *dev)
+{
+    if (dev->profile_id && dev->has_points) {
+        diag_add(c->diag, c->file, dev->line, "device '%s': give either profile or points, not both", dev->id);
+        return -EINVAL;
+    }
+    if (dev->has_points) {
+        dev->profile = &dev->inline_map;
+        return dev->inline_map.n_points ? 0 : -EINVAL;
+    }
+    if (!dev->profile_id) {
+        diag_add(c->diag, c->file, dev->line,
+                 "device '%s': no register map: give profile = \"...\" or a points list", dev->id);
+        return -EINVAL;
+    }
+    int rc = load_profile(c, dev, &dev->profile);
+    return rc == 0 && dev->profile->n_points ? 0 : rc ? rc : -EINVAL;
+}
+
+static int check_device(struct check *c, struct gw_device_cfg *dev, size_t index)
+{
+    for (size_t j = 0; j < index; j++) {
+        const struct gw_device_cfg *o = &c->cfg->devices[j];
+        if (o->id && strcmp(o->id, dev->id) == 0)
+            diag_add(c->diag, c->file, dev->line, "device '%s' is defined twice (first at line %d)", dev->id, o->line);
+        else if (o->bus_id && strcmp(o->bus_id, dev->bus_id) == 0 && o->unit == dev->unit)
+            diag_add(c->diag, c->file, dev->line, "device '%s': bus '%s' unit %d is already device '%s'",
+                     dev->id, dev->bus_id, dev->unit, o->id);
+    }
+    int bus = find_bus(c->cfg, dev->bus_id);
+    if (bus < 0)
+        diag_add(c->diag, c->file, dev->line, "device '%s': unknown bus '%s'", dev->id, dev->bus_id);
+    else {
+        dev->bus_index = (size_t)bus;
+        check_unit(c, dev, &c->cfg->buses[bus]);
+    }
+    int rc = resolve_map(c, dev);
+    if (rc == 0)
+        resolve_limits(c, dev);
+    return rc == -ENOMEM ? rc : 0;
+}
+
+static void check_rule(struct check *c, const struct gw_rule_cfg *rule, size_t index)
+{
+    for (size_t j = 0; j < index; j++)
+        if (c->cfg->rules[j].id && strcmp(c->cfg->rules[j].id, rule->id) == 0)
+            diag_add(c->diag, c->file, rule->line, "rule '%s' is defined twice (first at line %d)",
+                     rule->id, c->cfg->rules[j].line);
+    const struct gw_device_cfg *dev = config_find_device(c->cfg, rule->device_id);
+    if (!dev)
+        diag_add(c->diag, c->file, rule->line, "rule '%s': unknown device '%s'", rule->id, rule->device_id);
+    else if (dev->profile && profile_find_point(dev->profile, rule->point) < 0)
+        diag_add(c->diag, c->file, rule->line, "rule '%s': device '%s' has no point '%s'",
+                 rule->id, rule->device_id, rule->point);
+    if (rule->type == GW_RULE_LIMIT && !rule->has_high && !rule->has_low)
+        diag_add(c->diag, c->file, rule->line, "rule '%s': a limit rule needs high and/or low", rule->id);
+    if (rule->type == GW_RULE_LIMIT && rule->has_high && rule->has_low && rule->low >= rule->high)
+        diag_add(c->diag, c->file, rule->line, "rule '%s': low %g must be below high %g", rule->id, rule->low, rule->high);
+    if (rule->type == GW_RULE_STATE && !rule->n_states)
+        diag_add(c->diag, c->file, rule->line, "rule '%s': a state rule needs states = [ ... ]", rule->id);
+}
+
+static int check_config(struct check *c)
+{
+    struct gw_daemon_cfg *d = &c->cfg->daemon;
+    if (resolve_path(&d->plugin_dir, c->file) || resolve_path(&d->profile_dir, c->file) ||
+        resolve_path(&d->spool_dir, c->file))
+        return -ENOMEM;
+    check_buses(c);
+    for (size_t i = 0; i < c->cfg->n_devices; i++)
+        if (c->cfg->devices[i].id && c->cfg->devices[i].bus_id &&
+            check_device(c, &c->cfg->devices[i], i) == -ENOMEM)
+            return -ENOMEM;
+    for (size_t i = 0; i < c->cfg->n_rules; i++)
+        if (c->cfg->rules[i].id && c->cfg->rules[i].device_id && c->cfg->rules[i].point)
+            check_rule(c, &c->cfg->rules[i], i);
+    return 0;
+}
+
+/* ---- public ----------------------------------------------------------- */
+
+static int read_file(config_t *lc, const char *path, struct gw_diag *diag)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return -ENOMEM;
+    config_set_include_dir(lc, dirname(copy));  /* @include is relative to the file */
+    free(copy);
+    if (config_read_file(lc, path))
+        return 0;
+    if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
+        diag_add(diag, path, 0, "cannot read configuration: %s", strerror(errno ? errno : ENOENT));
+    else
+        diag_add(diag, config_error_file(lc) ? config_error_file(lc) : path, config_error_line(lc),
+                 "%s", config_error_text(lc));
+    return -EINVAL;
+}
+
+int config_load(const char *path, struct gw_config **out, struct gw_diag *diag)
+{
+    *out = NULL;
+    config_t lc;
+    config_init(&lc);
+    size_t before = diag->n;
+    int rc = read_file(&lc, path, diag);
+    struct gw_config *cfg = rc ? NULL : calloc(1, sizeof *cfg);
+    if (!rc && (!cfg || !(cfg->file = strdup(path))))
+        rc = -ENOMEM;
+    if (!rc) {
+        struct schema_ctx ctx = { .diag = diag };
+        schema_defaults(daemon_keys, N(daemon_keys), &cfg->daemon);
+        rc = schema_load(config_root_setting(&lc), root_keys, N(root_keys), cfg, false, "configuration", &ctx);
+        if (rc != -ENOMEM) {
+            struct check c = { .cfg = cfg, .diag = diag, .file = path };
+            rc = check_config(&c);
+        }
+    }
+    config_destroy(&lc);
+    if (rc == 0 && diag->n > before)
+        rc = -EINVAL;
+    if (rc) {
+        config_free(cfg);
+        return rc;
+    }
+    log_set_level((enum gw_log_level)cfg->daemon.log_level);
+    *out = cfg;
+    return 0;
+}
+
+const struct gw_device_cfg *config_find_device(const struct gw_config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->n_devices; i++)
+        if (cfg->devices[i].id && strcmp(cfg->devices[i].id, id) == 0)
+            return &cfg->devices[i];
+    return NULL;
+}
+
+static void free_device(struct gw_device_cfg *dev)
+{
+    schema_free(device_keys, N(device_keys), dev);
+    for (size_t t = 0; t < dev->n_tags; t++) {
+        free((char *)dev->tags[t].key);
+        free((char *)dev->tags[t].value);
+    }
+    free(dev->tags);
+    profile_free(&dev->inline_map);
+}
+
+void config_free(struct gw_config *cfg)
+{
+    if (!cfg)
+        return;
+    schema_free(site_keys, N(site_keys), &cfg->site);
+    schema_free(daemon_keys, N(daemon_keys), &cfg->daemon);
+    schema_free(mqtt_keys, N(mqtt_keys), &cfg->mqtt);
+    schema_free(influx_keys, N(influx_keys), &cfg->influx);
+    for (size_t i = 0; i < cfg->n_buses; i++) {
+        schema_free(bus_keys, N(bus_keys), &cfg->buses[i]);
+        free(cfg->buses[i].tcp);
+    }
+    free(cfg->buses);
+    for (size_t i = 0; i < cfg->n_devices; i++)
+        free_device(&cfg->devices[i]);
+    free(cfg->devices);
+    for (size_t i = 0; i < cfg->n_profiles; i++) {
+        profile_free(cfg->profiles[i]);
+        free(cfg->profiles[i]);
+    }
+    free(cfg->profiles);
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        schema_free(rule_keys, N(rule_keys), &cfg->rules[i]);
+        free(cfg->rules[i].states);
+    }
+    free(cfg->rules);
+    free(cfg->file);
+    free(cfg);
+}

@@ -1,0 +1,118 @@
+/*
+ * The daemon's configuration: loading (libconfig), the schema tables and
+ * validation.  config_load() reports every problem as FILE:LINE: message
+ * and returns a configuration only if there were none.
+ */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <greenwatch/plugin.h>
+#include <stdbool.h>
+#include "diag.h"
+#include "planner.h"
+#include "profile.h"
+
+#define GW_HOST_MAX 256
+
+struct gw_site_cfg {
+    char *id, *name, *timezone;
+    double floor_area_m2;
+};
+
+struct gw_daemon_cfg {
+    char *plugin_dir, *profile_dir, *spool_dir;  /* absolute after loading */
+    int log_level;                                /* enum gw_log_level */
+};
+
+enum gw_parity { GW_PARITY_NONE, GW_PARITY_EVEN, GW_PARITY_ODD };
+
+struct gw_bus_cfg {
+    char *id;
+    char *tcp;                 /* "host:port", or NULL for a serial bus */
+    char host[GW_HOST_MAX];
+    int port;
+    char *rtu;                 /* serial device path, or NULL for TCP */
+    int baud, data_bits, stop_bits;
+    int parity;                /* enum gw_parity */
+    int timeout_ms;
+    int delay_after_connect_ms;
+    int delay_between_requests_ms;
+    int line;
+};
+
+struct gw_device_cfg {
+    char *id, *bus_id, *kind, *profile_id;
+    int unit;
+    double interval_s;
+    bool enabled;
+    struct gw_tag *tags;       /* keys and values owned */
+    size_t n_tags;
+    int timeout_ms;            /* the bus's when not set */
+    int delay_between_requests_ms;
+    int max_read_registers, max_read_bits, max_gap_registers, max_gap_bits; /* -1: not set */
+    bool has_points;           /* an inline register map */
+    /* Resolved by validation: */
+    size_t bus_index;
+    const struct gw_profile *profile;  /* a shared profile, or &inline_map */
+    struct gw_profile inline_map;
+    struct gw_plan_limits limits;
+    int line;
+};
+
+struct gw_mqtt_cfg {
+    bool present;
+    char *uri, *client_id, *topic_prefix;
+    int qos;
+};
+
+struct gw_influx_cfg {
+    bool present;
+    char *url, *api, *database, *retention_policy, *org, *bucket;
+};
+
+enum gw_severity { GW_SEVERITY_CRITICAL, GW_SEVERITY_HIGH, GW_SEVERITY_MEDIUM, GW_SEVERITY_LOW };
+extern const char *const gw_severity_names[4];
+
+enum gw_rule_type { GW_RULE_LIMIT, GW_RULE_STATE };
+
+struct gw_rule_cfg {
+    char *id, *device_id, *point, *message;
+    int type;                  /* enum gw_rule_type */
+    int severity;              /* enum gw_severity */
+    bool has_high, has_low;
+    double high, low, deadband, on_delay_s, off_delay_s;
+    double *states;            /* state rules: values meaning "in alarm" */
+    size_t n_states;
+    bool enabled;
+    int line;
+};
+
+struct gw_config {
+    char *file;
+    struct gw_site_cfg site;
+    struct gw_daemon_cfg daemon;
+    struct gw_mqtt_cfg mqtt;
+    struct gw_influx_cfg influx;
+    struct gw_bus_cfg *buses;
+    size_t n_buses;
+    struct gw_device_cfg *devices;
+    size_t n_devices;
+    struct gw_profile **profiles;  /* loaded from profile_dir, as referenced */
+    size_t n_profiles;
+    struct gw_rule_cfg *rules;
+    size_t n_rules;
+};
+
+/*
+ * Load and validate path.  On success returns 0 and *out (free with
+ * config_free).  Otherwise returns -EINVAL with every problem in diag, or
+ * -ENOMEM; *out is NULL.
+ */
+int config_load(const char *path, struct gw_config **out, struct gw_diag *diag);
+
+void config_free(struct gw_config *cfg);
+
+/* The device called id, or NULL. */
+const struct gw_device_cfg *config_find_device(const struct gw_config *cfg, const char *id);
+
+#endif

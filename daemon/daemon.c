@@ -1,0 +1,156 @@
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+#include "engine.h"
+#include "log.h"
+#include "plugin.h"
+#include "sample.h"
+
+struct gw_daemon {
+    char *config_path;
+    struct gw_config *cfg;
+    struct gw_kinds kinds;
+    struct gw_engine *engine;
+    bool once;
+};
+
+int daemon_load(const char *path, struct gw_config **cfg, struct gw_kinds *kinds)
+{
+    struct gw_diag diag = { 0 };
+    memset(kinds, 0, sizeof *kinds);
+    int rc = config_load(path, cfg, &diag);
+    if (rc == 0)
+        rc = kinds_load(*cfg, kinds, &diag);
+    if (rc == -ENOMEM)
+        fprintf(stderr, "%s: out of memory while loading\n", path);
+    diag_print(&diag, stderr);
+    diag_free(&diag);
+    if (rc) {
+        kinds_free(kinds);
+        config_free(*cfg);
+        *cfg = NULL;
+    }
+    return rc;
+}
+
+int daemon_open(const char *config_path, struct gw_daemon **out)
+{
+    *out = NULL;
+    struct gw_daemon *d = calloc(1, sizeof *d);
+    if (!d || !(d->config_path = strdup(config_path))) {
+        free(d);
+        fprintf(stderr, "%s: out of memory\n", config_path);
+        return -ENOMEM;
+    }
+    int rc = daemon_load(config_path, &d->cfg, &d->kinds);
+    if (rc) {
+        free(d->config_path);
+        free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+void daemon_describe(const struct gw_daemon *d, FILE *out)
+{
+    size_t points = 0;
+    for (size_t i = 0; i < d->cfg->n_devices; i++)
+        points += d->cfg->devices[i].profile->n_points;
+    fprintf(out, "%s: valid: site '%s', %zu buses, %zu devices, %zu points, %zu rules, %zu kinds\n",
+            d->config_path, d->cfg->site.id, d->cfg->n_buses, d->cfg->n_devices, points,
+            d->cfg->n_rules, d->kinds.n);
+}
+
+int daemon_start(struct gw_daemon *d, bool once)
+{
+    d->once = once;
+    int rc = engine_create(d->cfg, &d->kinds, once, &d->engine);
+    if (!rc)
+        rc = engine_start(d->engine);
+    if (rc)
+        log_error("cannot start polling: %s", strerror(-rc));
+    else
+        log_info("polling %zu devices on %zu buses", d->cfg->n_devices, d->cfg->n_buses);
+    return rc;
+}
+
+/* Until the MQTT and InfluxDB sinks are configured, a sample is written as
+ * one JSON line on stdout (the reading object plus its device). */
+static void publish(struct gw_daemon *d, struct gw_sample *s)
+{
+    (void)d;
+    char *json = sample_to_json(s, true);
+    if (json) {
+        fputs(json, stdout);
+        fputc('\n', stdout);
+        free(json);
+    } else {
+        log_error("device '%s': out of memory formatting a sample", s->device_id);
+    }
+}
+
+static void publish_and_free(struct gw_daemon *d, struct gw_sample *s)
+{
+    publish(d, s);
+    sample_free(s);
+    free(s);
+}
+
+void daemon_check_samples(struct gw_daemon *d)
+{
+    struct gw_sample *s = engine_next_sample(d->engine, 500);
+    for (; s; s = engine_next_sample(d->engine, 0))
+        publish_and_free(d, s);
+    fflush(stdout);
+}
+
+bool daemon_check_finished(struct gw_daemon *d)
+{
+    return d->once && engine_finished(d->engine);
+}
+
+/* Stop the engine and publish whatever it had already read. */
+static void drain(struct gw_daemon *d)
+{
+    if (!d->engine)
+        return;
+    engine_stop(d->engine);
+    for (struct gw_sample *s; (s = engine_next_sample(d->engine, 0));)
+        publish_and_free(d, s);
+    fflush(stdout);
+    engine_free(d->engine);
+    d->engine = NULL;
+}
+
+void daemon_check_reload(struct gw_daemon *d)
+{
+    log_info("reloading %s", d->config_path);
+    struct gw_config *cfg = NULL;
+    struct gw_kinds kinds;
+    if (daemon_load(d->config_path, &cfg, &kinds)) {
+        log_error("the new configuration has errors (above); keeping the running one");
+        return;
+    }
+    drain(d);
+    kinds_free(&d->kinds);
+    config_free(d->cfg);
+    d->cfg = cfg;
+    d->kinds = kinds;
+    if (daemon_start(d, d->once))
+        log_error("the new configuration could not start; nothing is being polled");
+}
+
+void daemon_close(struct gw_daemon *d)
+{
+    if (!d)
+        return;
+    drain(d);
+    kinds_free(&d->kinds);
+    config_free(d->cfg);
+    free(d->config_path);
+    free(d);
+}

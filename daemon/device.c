@@ -1,0 +1,228 @@
+#include "device.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "decode.h"
+#include "log.h"
+#include "sample.h"
+#include "scheduler.h"
+
+static int device_replan(struct gw_device *d)
+{
+    const struct gw_profile *p = d->cfg->profile;
+    planner_free(&d->plan);
+    int rc = planner_build(p->points, p->n_points, d->illegal, d->holes, d->n_holes, &d->limits, &d->plan);
+    if (rc)
+        log_error("device '%s': cannot plan its reads (%s)", d->cfg->id, strerror(-rc));
+    d->replan = false;
+    return rc;
+}
+
+static int plugin_init(struct gw_device *d)
+{
+    const struct gw_device_cfg *c = d->cfg;
+    struct gw_device_info info = {
+        .id = c->id, .kind = c->kind, .interval_s = c->interval_s,
+        .tags = c->tags, .n_tags = c->n_tags,
+        .point_names = d->point_names, .n_points = c->profile->n_points,
+    };
+    int rc = d->plugin->init(&gw_host_services, &info, &d->plugin_state);
+    if (rc)
+        log_error("device '%s': plugin '%s' refused it (%s)", c->id, c->kind, strerror(-rc));
+    return rc;
+}
+
+int device_init(struct gw_device *d, const struct gw_device_cfg *cfg, const struct gw_plugin *plugin)
+{
+    memset(d, 0, sizeof *d);
+    d->cfg = cfg;
+    d->plugin = plugin;
+    d->limits = cfg->limits;
+    d->interval_ns = (int64_t)(cfg->interval_s * 1e9);
+    const struct gw_profile *p = cfg->profile;
+    d->cap_holes = p->n_holes + 8;
+    d->illegal = calloc(p->n_points, sizeof *d->illegal);
+    d->holes = calloc(d->cap_holes, sizeof *d->holes);
+    d->point_names = calloc(p->n_points, sizeof *d->point_names);
+    if (!d->illegal || !d->holes || !d->point_names) {
+        device_free(d);
+        return -ENOMEM;
+    }
+    memcpy(d->holes, p->holes, p->n_holes * sizeof *d->holes);
+    d->n_holes = p->n_holes;
+    for (size_t i = 0; i < p->n_points; i++)
+        d->point_names[i] = p->points[i].name;
+    int rc = device_replan(d);
+    if (!rc && (rc = plugin_init(d)))
+        d->plugin = NULL;  /* no fini for a refused init */
+    if (rc)
+        device_free(d);
+    return rc;
+}
+
+/* Learn that the device does not serve [from, to] (found between two
+ * points that read fine alone).  Returns 0 or -ENOMEM. */
+static int learn_hole(struct gw_device *d, enum gw_table table, unsigned from, unsigned to)
+{
+    if (d->n_holes == d->cap_holes) {
+        struct gw_hole *h = realloc(d->holes, d->cap_holes * 2 * sizeof *h);
+        if (!h)
+            return -ENOMEM;
+        d->holes = h;
+        d->cap_holes *= 2;
+    }
+    d->holes[d->n_holes++] = (struct gw_hole){ .table = table, .from = (uint16_t)from, .to = (uint16_t)to };
+    log_warning("device '%s': %s %u..%u not served (exception 2); reads skip it from now on",
+                d->cfg->id, gw_table_names[table], from, to);
+    d->replan = true;
+    return 0;
+}
+
+static void decode_range(struct gw_device *d, const struct gw_read *r, const uint16_t *regs,
+                         const uint8_t *bits, struct gw_sample *s)
+{
+    const struct gw_point_def *points = d->cfg->profile->points;
+    for (uint32_t k = r->first; k < r->first + r->n_points; k++) {
+        uint32_t i = d->plan.order[k];
+        const struct gw_point_def *p = &points[i];
+        unsigned at = (unsigned)(p->address - r->address);
+        struct gw_reading *out = &s->readings[i];
+        free(out->text);
+        out->text = NULL;
+        if (decode_point(p, regs + at, bits + at, out) == -ENOMEM)
+            out->quality = GW_QUALITY_BAD;
+    }
+}
+
+static enum gw_read_status read_span(struct gw_device *d, const struct gw_reader *reader,
+                                     uint32_t first, uint32_t n, struct gw_sample *s);
+
+/* A read of several points failed with exception 2: read each half.  If
+ * both halves answer, the unserved address lies between them; if there is
+ * no gap between them, the device refused the size of the read (many
+ * meters serve fewer than 125 registers at once): narrow its limit. */
+static enum gw_read_status isolate(struct gw_device *d, const struct gw_reader *reader,
+                                   uint32_t first, uint32_t n, struct gw_sample *s)
+{
+    const struct gw_point_def *points = d->cfg->profile->points;
+    uint32_t half = n / 2;
+    enum gw_read_status left = read_span(d, reader, first, half, s);
+    if (left == GW_READ_COMM_FAILED)
+        return left;
+    enum gw_read_status right = read_span(d, reader, first + half, n - half, s);
+    if (left != GW_READ_OK || right != GW_READ_OK)
+        return right == GW_READ_COMM_FAILED ? right : GW_READ_OK;
+    struct gw_read a = planner_span(points, &d->plan, first, half);
+    struct gw_read b = planner_span(points, &d->plan, first + half, n - half);
+    unsigned gap_from = (unsigned)a.address + a.count;
+    if (gap_from < b.address) {
+        if (learn_hole(d, a.table, gap_from, b.address - 1u) == -ENOMEM)
+            return GW_READ_EXCEPTION;
+    } else {
+        uint16_t *limit = gw_table_is_bits(a.table) ? &d->limits.max_bits : &d->limits.max_registers;
+        *limit = a.count > b.count ? a.count : b.count;
+        log_warning("device '%s': refuses a read of %u %s addresses; reading at most %u from now on",
+                    d->cfg->id, (unsigned)(b.address + b.count - a.address), gw_table_names[a.table], *limit);
+        d->replan = true;
+    }
+    return GW_READ_OK;
+}
+
+/* Read the points order[first .. first+n) in one request, isolating an
+ * illegal address by halving. */
+static enum gw_read_status read_span(struct gw_device *d, const struct gw_reader *reader,
+                                     uint32_t first, uint32_t n, struct gw_sample *s)
+{
+    uint16_t regs[125];
+    uint8_t bits[2000];
+    struct gw_read r = planner_span(d->cfg->profile->points, &d->plan, first, n);
+    d->stats.requests++;
+    enum gw_read_status st = reader->read(reader->io, r.table, r.address, r.count, regs, bits);
+    if (st == GW_READ_OK) {
+        decode_range(d, &r, regs, bits, s);
+        return st;
+    }
+    if (st != GW_READ_ILLEGAL_ADDRESS)
+        return st;
+    if (n > 1)
+        return isolate(d, reader, first, n, s);
+    uint32_t i = d->plan.order[first];
+    d->illegal[i] = true;
+    d->replan = true;
+    log_warning("device '%s': point '%s' (%s %u) is not served (exception 2); marked bad",
+                d->cfg->id, d->cfg->profile->points[i].name, gw_table_names[r.table], r.address);
+    return GW_READ_EXCEPTION;
+}
+
+static int start_sample(struct gw_device *d, struct gw_sample *s)
+{
+    const struct gw_profile *p = d->cfg->profile;
+    if (sample_init(s, d->cfg->id, p->n_points + 8))
+        return -ENOMEM;
+    s->ts_ms = clock_wall_ms();
+    s->elapsed_s = d->last_ts_ms ? (double)(s->ts_ms - d->last_ts_ms) / 1000.0 : 0.0;
+    d->last_ts_ms = s->ts_ms;
+    for (size_t i = 0; i < p->n_points; i++)
+        sample_add(s, p->points[i].name, p->points[i].unit, 0.0, GW_QUALITY_BAD);
+    return 0;
+}
+
+static void derive(struct gw_device *d, struct gw_sample *s)
+{
+    if (!d->plugin)
+        return;
+    int rc = d->plugin->derive(d->plugin_state, s);
+    if (rc)
+        log_debug("device '%s': derive failed (%s)", d->cfg->id, strerror(-rc));
+}
+
+int device_poll(struct gw_device *d, const struct gw_reader *reader, struct gw_sample *out)
+{
+    if (start_sample(d, out))
+        return -ENOMEM;
+    int64_t started = clock_mono_ns();
+    bool answered = false;
+    enum gw_read_status st = GW_READ_OK;
+    for (size_t i = 0; i < d->plan.n_reads; i++) {
+        const struct gw_read *r = &d->plan.reads[i];
+        st = read_span(d, reader, r->first, r->n_points, out);
+        if (st == GW_READ_COMM_FAILED)
+            break;
+        answered = true;
+    }
+    d->stats.polls++;
+    d->stats.last_latency_ns = clock_mono_ns() - started;
+    if (!answered && d->plan.n_reads)
+        d->stats.failed_polls++;
+    if (d->replan)
+        device_replan(d);
+    derive(d, out);
+    return answered || !d->plan.n_reads ? GW_READ_OK : GW_READ_COMM_FAILED;
+}
+
+int device_bad_sample(struct gw_device *d, struct gw_sample *out)
+{
+    if (start_sample(d, out))
+        return -ENOMEM;
+    d->stats.polls++;
+    d->stats.failed_polls++;
+    derive(d, out);
+    return 0;
+}
+
+size_t device_plan_reads(const struct gw_device *d)
+{
+    return d->plan.n_reads;
+}
+
+void device_free(struct gw_device *d)
+{
+    if (d->plugin && d->plugin->fini)
+        d->plugin->fini(d->plugin_state);
+    planner_free(&d->plan);
+    free(d->illegal);
+    free(d->holes);
+    free(d->point_names);
+    memset(d, 0, sizeof *d);
+}

@@ -1,0 +1,53 @@
+/*
+ * One Modbus connection (a TCP endpoint or a serial line) on libmodbus:
+ * connect with exponential backoff, per-device timeout and pacing, retry
+ * on "busy", flush on garbage, reconnect when errors repeat.
+ *
+ * This is the only place that sends Modbus requests, and it sends only
+ * function codes 1-4 (read coils, read discrete inputs, read holding
+ * registers, read input registers): greenwatch cannot move plant.
+ */
+#ifndef GW_MODBUS_LINK_H
+#define GW_MODBUS_LINK_H
+
+#include <modbus/modbus.h>
+#include <stdbool.h>
+#include "config.h"
+#include "device.h"
+
+struct gw_link_stats {
+    uint64_t requests, errors, timeouts, reconnects;
+};
+
+struct gw_link {
+    const struct gw_bus_cfg *cfg;
+    modbus_t *mb;                /* NULL while disconnected */
+    int64_t retry_at_ns;         /* no connect attempt before this */
+    int backoff_ms;
+    unsigned consecutive_errors;
+    int64_t last_request_ns;
+    /* The device being polled: its unit, timeout and pacing apply. */
+    const struct gw_device_cfg *device;
+    bool logged_down;
+    struct gw_link_stats stats;
+};
+
+/* The function code that reads table (1..4).  The single mapping from
+ * what the daemon wants to what goes on the wire. */
+int link_function_code(enum gw_table table);
+
+void link_init(struct gw_link *link, const struct gw_bus_cfg *cfg);
+
+/* Connect if not connected and the backoff allows.  Returns true if the
+ * link is up. */
+bool link_ensure(struct gw_link *link, int64_t now_ns);
+
+/* Address device for the following reads (unit id, timeout, pacing). */
+void link_select(struct gw_link *link, const struct gw_device_cfg *device);
+
+/* A reader for device_poll() reading through this link. */
+struct gw_reader link_reader(struct gw_link *link);
+
+void link_close(struct gw_link *link);
+
+#endif

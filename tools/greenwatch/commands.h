@@ -1,0 +1,9 @@
+/* The greenwatch operator tool's subcommands; each returns an exit code. */
+#ifndef GW_COMMANDS_H
+#define GW_COMMANDS_H
+
+int cmd_read(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_profiles(int argc, char **argv);
+
+#endif
