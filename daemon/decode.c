@@ -63,6 +63,24 @@ static double as_signed(uint64_t bits, unsigned width)
     return (double)sign_extend(bits, width);
 }
 
+/* The double nearest to f with the fewest significant digits (7 to 9)
+ * that still reads back as f.  Widening a float32 to double as it is
+ * invents digits (123.456 becomes 123.456001281738) that would show in
+ * every payload; this keeps every bit of f and none of the noise. */
+static double shortest_float(float f)
+{
+    if (!isfinite(f) || f == 0.0f)
+        return f;
+    int exponent = (int)floor(log10(fabs((double)f)));
+    for (int digits = 7; digits <= 9; digits++) {
+        double scale = pow(10.0, digits - 1 - exponent);
+        double candidate = round((double)f * scale) / scale;
+        if ((float)candidate == f)
+            return candidate;
+    }
+    return f;
+}
+
 static double as_float(uint64_t bits, unsigned width)
 {
     if (width == 32) {
@@ -70,7 +88,7 @@ static double as_float(uint64_t bits, unsigned width)
         float f;
 
         memcpy(&f, &u, sizeof f);
-        return f;
+        return shortest_float(f);
     }
     double d;
 

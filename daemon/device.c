@@ -49,7 +49,8 @@ int device_init(struct gw_device *d, const struct gw_device_cfg *cfg, const stru
         device_free(d);
         return -ENOMEM;
     }
-    memcpy(d->holes, p->holes, p->n_holes * sizeof *d->holes);
+    if (p->n_holes)
+        memcpy(d->holes, p->holes, p->n_holes * sizeof *d->holes);
     d->n_holes = p->n_holes;
     for (size_t i = 0; i < p->n_points; i++)
         d->point_names[i] = p->points[i].name;
@@ -111,8 +112,9 @@ static enum gw_read_status isolate(struct gw_device *d, const struct gw_reader *
     if (left == GW_READ_COMM_FAILED)
         return left;
     enum gw_read_status right = read_span(d, reader, first + half, n - half, s);
+    /* A gap is proven unserved only when both halves read in one go. */
     if (left != GW_READ_OK || right != GW_READ_OK)
-        return right == GW_READ_COMM_FAILED ? right : GW_READ_OK;
+        return right == GW_READ_COMM_FAILED ? right : GW_READ_EXCEPTION;
     struct gw_read a = planner_span(points, &d->plan, first, half);
     struct gw_read b = planner_span(points, &d->plan, first + half, n - half);
     unsigned gap_from = (unsigned)a.address + a.count;
@@ -126,11 +128,12 @@ static enum gw_read_status isolate(struct gw_device *d, const struct gw_reader *
                     d->cfg->id, (unsigned)(b.address + b.count - a.address), gw_table_names[a.table], *limit);
         d->replan = true;
     }
-    return GW_READ_OK;
+    return GW_READ_EXCEPTION;
 }
 
 /* Read the points order[first .. first+n) in one request, isolating an
- * illegal address by halving. */
+ * illegal address by halving.  GW_READ_OK means it took one request;
+ * GW_READ_EXCEPTION that the device answered but not all of it at once. */
 static enum gw_read_status read_span(struct gw_device *d, const struct gw_reader *reader,
                                      uint32_t first, uint32_t n, struct gw_sample *s)
 {

@@ -121,11 +121,15 @@ static const struct number_case number_cases[] = {
     { "int64 CDAB", GW_TYPE_INT64, C, { 0x9989, 0xBBAA, 0xDDCC, 0xFFEE }, -4822678189205111.0 },
     { "int64 BADC", GW_TYPE_INT64, B, { 0xEEFF, 0xCCDD, 0xAABB, 0x8999 }, -4822678189205111.0 },
     { "int64 DCBA", GW_TYPE_INT64, D, { 0x8999, 0xAABB, 0xCCDD, 0xEEFF }, -4822678189205111.0 },
-    /* float32 123.456 = 0x42F6E979 */
-    { "float32 ABCD", GW_TYPE_FLOAT32, A, { 0x42F6, 0xE979 }, (double)123.456f },
-    { "float32 CDAB", GW_TYPE_FLOAT32, C, { 0xE979, 0x42F6 }, (double)123.456f },
-    { "float32 BADC", GW_TYPE_FLOAT32, B, { 0xF642, 0x79E9 }, (double)123.456f },
-    { "float32 DCBA", GW_TYPE_FLOAT32, D, { 0x79E9, 0xF642 }, (double)123.456f },
+    /* float32 123.456 = 0x42F6E979, published as 123.456, not as the
+     * widened 123.456001281738 */
+    { "float32 ABCD", GW_TYPE_FLOAT32, A, { 0x42F6, 0xE979 }, 123.456 },
+    { "float32 CDAB", GW_TYPE_FLOAT32, C, { 0xE979, 0x42F6 }, 123.456 },
+    { "float32 BADC", GW_TYPE_FLOAT32, B, { 0xF642, 0x79E9 }, 123.456 },
+    { "float32 DCBA", GW_TYPE_FLOAT32, D, { 0x79E9, 0xF642 }, 123.456 },
+    /* The float after 1.0 needs eight digits; none of its bits are lost. */
+    { "float32 1.0000001", GW_TYPE_FLOAT32, A, { 0x3F80, 0x0001 }, 1.0000001 },
+    { "float32 16777215", GW_TYPE_FLOAT32, A, { 0x4B7F, 0xFFFF }, 16777215.0 },
     /* float64 1234.5678 = 0x40934A456D5CFAAD */
     { "float64 ABCD", GW_TYPE_FLOAT64, A, { 0x4093, 0x4A45, 0x6D5C, 0xFAAD }, 1234.5678 },
     { "float64 CDAB", GW_TYPE_FLOAT64, C, { 0xFAAD, 0x6D5C, 0x4A45, 0x4093 }, 1234.5678 },
@@ -162,7 +166,7 @@ static const struct scale_case scale_cases[] = {
     { "int16 -100 x0.5 + 1", GW_TYPE_INT16, { 0xFF9C }, 0.5, 1.0, -49.0 },
     { "int32 -123456789 x0.001", GW_TYPE_INT32, { 0xF8A4, 0x32EB }, 0.001, 0.0, -123456.789 },
     { "float32 123.456 x2 + 0.5", GW_TYPE_FLOAT32, { 0x42F6, 0xE979 }, 2.0, 0.5,
-      2.0 * (double)123.456f + 0.5 },
+      2.0 * 123.456 + 0.5 },
     { "uint16 offset only", GW_TYPE_UINT16, { 0 }, 1.0, 273.15, 273.15 },
 };
 
