@@ -639,8 +639,9 @@ int config_load(const char *path, struct gw_config **out, struct gw_diag *diag)
         rc = -ENOMEM;
     if (!rc) {
         struct schema_ctx ctx = { .diag = diag };
-        schema_defaults(daemon_keys, N(daemon_keys), &cfg->daemon);
-        rc = schema_load(config_root_setting(&lc), root_keys, N(root_keys), cfg, false, "configuration", &ctx);
+        rc = schema_defaults(daemon_keys, N(daemon_keys), &cfg->daemon);
+        if (!rc)
+            rc = schema_load(config_root_setting(&lc), root_keys, N(root_keys), cfg, false, "configuration", &ctx);
         if (rc != -ENOMEM) {
             struct check c = { .cfg = cfg, .diag = diag, .file = path };
             rc = check_config(&c);

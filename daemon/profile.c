@@ -130,6 +130,27 @@ static int parse_sentinels(const config_setting_t *s, void *target, struct schem
     return 0;
 }
 
+/* An integer sentinel must be a value the point's registers can hold,
+ * signed or unsigned: 0x1FFFF on a uint16 would never match. */
+static int check_sentinels(const config_setting_t *s, const struct gw_point_def *p, struct schema_ctx *ctx)
+{
+    unsigned width = p->type == GW_TYPE_BIT || p->type == GW_TYPE_STRING ? 16u : 16u * point_type_registers(p->type);
+    if (gw_table_is_bits(p->table))
+        width = 1;
+    if (width >= 64)
+        return 0;
+    int64_t lowest = -((int64_t)1 << (width - 1)), highest = ((int64_t)1 << width) - 1;
+    for (unsigned i = 0; i < p->n_sentinels; i++) {
+        const struct gw_sentinel *sen = &p->sentinels[i];
+        if (!sen->is_float && (sen->bits < lowest || sen->bits > highest)) {
+            schema_error(ctx, s, "point '%s': sentinel %lld does not fit in %u bits", p->name,
+                         (long long)sen->bits, width);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* Type-dependent rules a table of keys cannot express. */
 static int check_point(const config_setting_t *s, struct point_parse *pp, struct schema_ctx *ctx)
 {
@@ -171,6 +192,8 @@ static int check_point(const config_setting_t *s, struct point_parse *pp, struct
         schema_error(ctx, s, "point '%s': min %g is above max %g", name, p->min, p->max);
         rc = -EINVAL;
     }
+    if (check_sentinels(s, p, ctx))
+        rc = -EINVAL;
     for (const char *c = name; *c; c++) {
         if (!(*c == '_' || *c == '-' || *c == '.' || (*c >= '0' && *c <= '9') ||
               (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))) {

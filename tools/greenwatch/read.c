@@ -7,6 +7,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "device.h"
+#include "log.h"
 #include "modbus_link.h"
 #include "plugin.h"
 #include "sample.h"
@@ -91,6 +92,7 @@ int cmd_read(int argc, char **argv)
     struct gw_kinds kinds;
     if (daemon_load(path, &cfg, &kinds))
         return 1;
+    log_set_level(GW_LOG_WARNING);  /* the points are the output; connects are noise here */
     const struct gw_device_cfg *dc = config_find_device(cfg, argv[optind]);
     int rc = 1;
     if (!dc) {
