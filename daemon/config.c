@@ -89,7 +89,8 @@ static int parse_inline_map(const config_setting_t *s, void *target, struct sche
 static const struct schema_key device_keys[] = {
     { .name = "id", .type = SCHEMA_STRING, DEV(id), .required = true },
     { .name = "bus", .type = SCHEMA_STRING, DEV(bus_id), .required = true },
-    { .name = "unit", .type = SCHEMA_INT, DEV(unit), .required = true, .ranged = true, .min = 0, .max = 255 },
+    { .name = "unit", .type = SCHEMA_INT, DEV(unit), .required = true, .def_num = -1, .ranged = true,
+      .min = 0, .max = 255 },  /* -1: missing or rejected, already reported */
     { .name = "kind", .type = SCHEMA_STRING, DEV(kind), .def_str = "generic" },
     { .name = "profile", .type = SCHEMA_STRING, DEV(profile_id) },
     { .name = "interval_s", .type = SCHEMA_FLOAT, DEV(interval_s), .def_num = 60, .ranged = true,
@@ -99,6 +100,20 @@ static const struct schema_key device_keys[] = {
     { .name = "timeout_ms", .type = SCHEMA_INT, DEV(timeout_ms), .def_num = -1, .ranged = true, .min = 10, .max = 60000 },
     { .name = "delay_between_requests_ms", .type = SCHEMA_INT, DEV(delay_between_requests_ms),
       .def_num = -1, .ranged = true, .min = 0, .max = 60000 },
+    { .name = "max_read_registers", .type = SCHEMA_IGNORE },  /* device_limit_keys */
+    { .name = "max_read_bits", .type = SCHEMA_IGNORE },
+    { .name = "max_gap_registers", .type = SCHEMA_IGNORE },
+    { .name = "max_gap_bits", .type = SCHEMA_IGNORE },
+    { .name = "points", .type = SCHEMA_CUSTOM, .parse = parse_inline_map, SCHEMA_PRESENT(struct gw_device_cfg, has_points) },
+    { .name = "holes", .type = SCHEMA_IGNORE },  /* read with points */
+    { .name = "description", .type = SCHEMA_IGNORE },
+};
+
+/* A device's read limits.  With inline points the map parser reads them
+ * (as the inline map's, which resolve_limits consults next), so they are
+ * read apart from the other keys, and only for a device without: each
+ * problem with them is reported once. */
+static const struct schema_key device_limit_keys[] = {
     { .name = "max_read_registers", .type = SCHEMA_INT, DEV(max_read_registers), .def_num = -1,
       .ranged = true, .min = 1, .max = 125 },
     { .name = "max_read_bits", .type = SCHEMA_INT, DEV(max_read_bits), .def_num = -1,
@@ -107,9 +122,6 @@ static const struct schema_key device_keys[] = {
       .ranged = true, .min = 0, .max = 124 },
     { .name = "max_gap_bits", .type = SCHEMA_INT, DEV(max_gap_bits), .def_num = -1,
       .ranged = true, .min = 0, .max = 1999 },
-    { .name = "points", .type = SCHEMA_CUSTOM, .parse = parse_inline_map, SCHEMA_PRESENT(struct gw_device_cfg, has_points) },
-    { .name = "holes", .type = SCHEMA_IGNORE },  /* read with points */
-    { .name = "description", .type = SCHEMA_IGNORE },
 };
 
 static int parse_states(const config_setting_t *s, void *target, struct schema_ctx *ctx);
@@ -118,8 +130,8 @@ static int parse_states(const config_setting_t *s, void *target, struct schema_c
 static const struct schema_key rule_keys[] = {
     { .name = "id", .type = SCHEMA_STRING, RULE(id), .required = true },
     { .name = "device", .type = SCHEMA_STRING, RULE(device_id), .required = true },
-    { .name = "type", .type = SCHEMA_ENUM, RULE(type), .required = true,
-      .choices = rule_type_names, .n_choices = N(rule_type_names) },
+    { .name = "type", .type = SCHEMA_ENUM, RULE(type), .required = true, .def_num = -1,
+      .choices = rule_type_names, .n_choices = N(rule_type_names) },  /* -1: none valid */
     { .name = "point", .type = SCHEMA_STRING, RULE(point), .required = true },
     { .name = "high", .type = SCHEMA_FLOAT, RULE(high), SCHEMA_PRESENT(struct gw_rule_cfg, has_high) },
     { .name = "low", .type = SCHEMA_FLOAT, RULE(low), SCHEMA_PRESENT(struct gw_rule_cfg, has_low) },
@@ -210,6 +222,13 @@ static int parse_influx(const config_setting_t *s, void *target, struct schema_c
     return rc;
 }
 
+/* A bus whose tcp value was rejected still has one (port 0), so that it
+ * is not also reported as having neither tcp nor rtu. */
+static int reject_tcp(struct gw_bus_cfg *bus, const char *text)
+{
+    return (bus->tcp = strdup(text ? text : "")) ? -EINVAL : -ENOMEM;
+}
+
 /* "host:port", "[v6addr]:port" or "host" (port 502). */
 static int parse_tcp(const config_setting_t *s, void *target, struct schema_ctx *ctx)
 {
@@ -217,7 +236,7 @@ static int parse_tcp(const config_setting_t *s, void *target, struct schema_ctx 
     const char *text = config_setting_get_string(s);
     if (!text || !*text) {
         schema_error(ctx, s, "tcp must be a string \"host:port\"");
-        return -EINVAL;
+        return reject_tcp(bus, text);
     }
     const char *host = text, *colon;
     size_t host_len;
@@ -225,7 +244,7 @@ static int parse_tcp(const config_setting_t *s, void *target, struct schema_ctx 
         const char *close = strchr(text, ']');
         colon = close && close[1] == ':' ? close + 1 : NULL;
         host = text + 1;
-        host_len = close ? (size_t)(close - host) : 0;
+        host_len = close && (colon || !close[1]) ? (size_t)(close - host) : 0;
     } else {
         colon = strrchr(text, ':');
         host_len = colon ? (size_t)(colon - text) : strlen(text);
@@ -240,7 +259,7 @@ static int parse_tcp(const config_setting_t *s, void *target, struct schema_ctx 
     }
     if (host_len == 0 || host_len >= GW_HOST_MAX || port < 0) {
         schema_error(ctx, s, "tcp = \"%s\" is not host:port with a port 1..65535", text);
-        return -EINVAL;
+        return reject_tcp(bus, text);
     }
     memcpy(bus->host, host, host_len);
     bus->host[host_len] = '\0';
@@ -297,6 +316,7 @@ static int parse_tags(const config_setting_t *s, void *target, struct schema_ctx
 static int parse_inline_map(const config_setting_t *s, void *target, struct schema_ctx *ctx)
 {
     struct gw_device_cfg *dev = target;
+    dev->has_points = true;  /* even if broken: its problems are reported, "no map" would be wrong */
     return profile_parse(config_setting_parent(s), &dev->inline_map, ctx->diag);
 }
 
@@ -365,9 +385,26 @@ static int parse_buses(const config_setting_t *s, void *target, struct schema_ct
 static int parse_devices(const config_setting_t *s, void *target, struct schema_ctx *ctx)
 {
     struct gw_config *cfg = target;
-    return parse_list(s, device_keys, N(device_keys), sizeof *cfg->devices,
-                      offsetof(struct gw_device_cfg, line), (void **)&cfg->devices,
-                      &cfg->n_devices, "device", ctx);
+    int rc = parse_list(s, device_keys, N(device_keys), sizeof *cfg->devices,
+                        offsetof(struct gw_device_cfg, line), (void **)&cfg->devices,
+                        &cfg->n_devices, "device", ctx);
+    for (size_t i = 0; rc != -ENOMEM && i < cfg->n_devices; i++) {
+        struct gw_device_cfg *dev = &cfg->devices[i];
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        if (!config_setting_is_group(e))
+            continue;  /* reported */
+        bool inline_map = config_setting_get_member(e, "points") != NULL;
+        char label[96];
+        if (dev->id)
+            snprintf(label, sizeof label, "device '%s'", dev->id);
+        else
+            snprintf(label, sizeof label, "device %zu", i + 1);
+        int r = inline_map ? schema_defaults(device_limit_keys, N(device_limit_keys), dev)
+                           : schema_load(e, device_limit_keys, N(device_limit_keys), dev, true, label, ctx);
+        if (r)
+            rc = r == -ENOMEM ? r : -EINVAL;
+    }
+    return rc;
 }
 
 static int parse_rules(const config_setting_t *s, void *target, struct schema_ctx *ctx)
@@ -416,7 +453,7 @@ static void check_buses(struct check *c)
             const struct gw_bus_cfg *o = &c->cfg->buses[j];
             if (o->id && strcmp(o->id, b->id) == 0)
                 diag_add(c->diag, c->file, b->line, "bus '%s' is defined twice (first at line %d)", b->id, o->line);
-            else if (o->tcp && b->tcp && strcmp(o->host, b->host) == 0 && o->port == b->port)
+            else if (o->tcp && b->tcp && b->port && strcmp(o->host, b->host) == 0 && o->port == b->port)
                 diag_add(c->diag, c->file, b->line, "bus '%s' uses the same endpoint as bus '%s': one connection per endpoint, give its devices to one bus", b->id, o->id);
             else if (o->rtu && b->rtu && strcmp(o->rtu, b->rtu) == 0)
                 diag_add(c->diag, c->file, b->line, "bus '%s' uses the same serial line as bus '%s'", b->id, o->id);
@@ -482,8 +519,14 @@ static int load_profile(struct check *c, const struct gw_device_cfg *dev, const 
     grown[c->cfg->n_profiles++] = prof;
     int rc = profile_load_file(path, prof, c->diag);
     free(path);
-    if (!prof->id && !(prof->id = strdup(dev->profile_id)))  /* report a broken profile once */
-        return -ENOMEM;
+    /* Known by its file name from now on, even if broken or its id does
+     * not match (reported): every device using it gets this one copy, so a
+     * problem is reported once. */
+    if (!prof->id || strcmp(prof->id, dev->profile_id) != 0) {
+        free(prof->id);
+        if (!(prof->id = strdup(dev->profile_id)))
+            return -ENOMEM;
+    }
     *out = prof;
     return rc;
 }
@@ -493,7 +536,7 @@ static int load_profile(struct check *c, const struct gw_device_cfg *dev, const 
  * serves this device alone. */
 static void check_unit(struct check *c, const struct gw_device_cfg *dev, const struct gw_bus_cfg *bus)
 {
-    if (dev->unit >= 1 && dev->unit <= 247)
+    if (dev->unit < 0 || (dev->unit >= 1 && dev->unit <= 247))
         return;
     size_t on_bus = 0;
     for (size_t i = 0; i < c->cfg->n_devices; i++)
@@ -554,7 +597,7 @@ static int check_device(struct check *c, struct gw_device_cfg *dev, size_t index
         const struct gw_device_cfg *o = &c->cfg->devices[j];
         if (o->id && strcmp(o->id, dev->id) == 0)
             diag_add(c->diag, c->file, dev->line, "device '%s' is defined twice (first at line %d)", dev->id, o->line);
-        else if (o->bus_id && strcmp(o->bus_id, dev->bus_id) == 0 && o->unit == dev->unit)
+        else if (o->bus_id && strcmp(o->bus_id, dev->bus_id) == 0 && o->unit == dev->unit && dev->unit >= 0)
             diag_add(c->diag, c->file, dev->line, "device '%s': bus '%s' unit %d is already device '%s'",
                      dev->id, dev->bus_id, dev->unit, o->id);
     }

@@ -65,17 +65,26 @@ void daemon_describe(const struct gw_daemon *d, FILE *out)
             d->cfg->n_rules, d->kinds.n);
 }
 
-int daemon_start(struct gw_daemon *d, bool once)
+/* Start the bus threads of d->engine, built for d->cfg. */
+static int start_engine(struct gw_daemon *d)
 {
-    d->once = once;
-    int rc = engine_create(d->cfg, &d->kinds, once, &d->engine);
-    if (!rc)
-        rc = engine_start(d->engine);
+    int rc = engine_start(d->engine);
     if (rc)
         log_error("cannot start polling: %s", strerror(-rc));
     else
         log_info("polling %zu devices on %zu buses", d->cfg->n_devices, d->cfg->n_buses);
     return rc;
+}
+
+int daemon_start(struct gw_daemon *d, bool once)
+{
+    d->once = once;
+    int rc = engine_create(d->cfg, &d->kinds, once, &d->engine);
+    if (rc) {
+        log_error("cannot start polling: %s", strerror(-rc));
+        return rc;
+    }
+    return start_engine(d);
 }
 
 /* Until the MQTT and InfluxDB sinks are configured, a sample is written as
@@ -135,13 +144,25 @@ void daemon_check_reload(struct gw_daemon *d)
         log_error("the new configuration has errors (above); keeping the running one");
         return;
     }
+    /* Build the new engine while the running one still polls: if its
+     * devices cannot start (a plugin refuses one), the new configuration
+     * is refused like one with errors instead of leaving no engine. */
+    struct gw_engine *next = NULL;
+    int rc = engine_create(cfg, &kinds, d->once, &next);
+    if (rc) {
+        log_error("the new configuration cannot start (%s); keeping the running one", strerror(-rc));
+        kinds_free(&kinds);
+        config_free(cfg);
+        return;
+    }
     drain(d);
     kinds_free(&d->kinds);
     config_free(d->cfg);
     d->cfg = cfg;
     d->kinds = kinds;
-    if (daemon_start(d, d->once))
-        log_error("the new configuration could not start; nothing is being polled");
+    d->engine = next;
+    if (start_engine(d))
+        log_error("the new configuration could not start its bus threads; polling is incomplete");
 }
 
 void daemon_close(struct gw_daemon *d)

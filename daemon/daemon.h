@@ -30,8 +30,8 @@ int daemon_start(struct gw_daemon *d, bool once);
 /* Wait briefly for samples and publish those that arrived. */
 void daemon_check_samples(struct gw_daemon *d);
 
-/* Load the configuration again; if it is valid, switch to it, otherwise
- * report its errors and keep running the current one. */
+/* Load the configuration again; if it is valid and its devices start,
+ * switch to it, otherwise report why and keep running the current one. */
 void daemon_check_reload(struct gw_daemon *d);
 
 /* True when a --once run has published every device's sample. */

@@ -99,10 +99,25 @@ static void decode_range(struct gw_device *d, const struct gw_read *r, const uin
 static enum gw_read_status read_span(struct gw_device *d, const struct gw_reader *reader,
                                      uint32_t first, uint32_t n, struct gw_sample *s);
 
+/* The most registers (or bits) one point of a register (or bit) table
+ * takes: a read limit below it would leave that point unplannable. */
+static unsigned largest_point(const struct gw_device *d, bool bits)
+{
+    const struct gw_profile *p = d->cfg->profile;
+    unsigned largest = 1;
+    for (size_t i = 0; i < p->n_points; i++)
+        if (gw_table_is_bits(p->points[i].table) == bits && p->points[i].count > largest)
+            largest = p->points[i].count;
+    return largest;
+}
+
 /* A read of several points failed with exception 2: read each half.  If
  * both halves answer, the unserved address lies between them; if there is
  * no gap between them, the device refused the size of the read (many
- * meters serve fewer than 125 registers at once): narrow its limit. */
+ * meters serve fewer than 125 registers at once): narrow its limit, but
+ * not below its largest point, since some devices refuse a read for
+ * crossing an internal block boundary and a smaller limit would leave
+ * that point, and so the whole plan, impossible. */
 static enum gw_read_status isolate(struct gw_device *d, const struct gw_reader *reader,
                                    uint32_t first, uint32_t n, struct gw_sample *s)
 {
@@ -122,11 +137,16 @@ static enum gw_read_status isolate(struct gw_device *d, const struct gw_reader *
         if (learn_hole(d, a.table, gap_from, b.address - 1u) == -ENOMEM)
             return GW_READ_EXCEPTION;
     } else {
-        uint16_t *limit = gw_table_is_bits(a.table) ? &d->limits.max_bits : &d->limits.max_registers;
-        *limit = a.count > b.count ? a.count : b.count;
-        log_warning("device '%s': refuses a read of %u %s addresses; reading at most %u from now on",
-                    d->cfg->id, (unsigned)(b.address + b.count - a.address), gw_table_names[a.table], *limit);
-        d->replan = true;
+        bool bits = gw_table_is_bits(a.table);
+        uint16_t *limit = bits ? &d->limits.max_bits : &d->limits.max_registers;
+        unsigned proven = a.count > b.count ? a.count : b.count, floor = largest_point(d, bits);
+        unsigned narrowed = proven > floor ? proven : floor;
+        if (narrowed < *limit) {
+            *limit = (uint16_t)narrowed;
+            log_warning("device '%s': refuses a read of %u %s addresses; reading at most %u from now on",
+                        d->cfg->id, (unsigned)(b.address + b.count - a.address), gw_table_names[a.table], *limit);
+            d->replan = true;
+        }
     }
     return GW_READ_EXCEPTION;
 }

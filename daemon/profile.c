@@ -12,7 +12,7 @@
 /* Parse state of one point beyond what gw_point_def stores. */
 struct point_parse {
     struct gw_point_def def;
-    bool has_count, has_bit;
+    bool has_count, has_bit, has_type;
 };
 
 static int parse_sentinels(const config_setting_t *s, void *target, struct schema_ctx *ctx);
@@ -26,7 +26,8 @@ static const struct schema_key point_keys[] = {
     { .name = "address", .type = SCHEMA_INT, POINT(address), .required = true,
       .ranged = true, .min = 0, .max = 65535 },
     { .name = "type", .type = SCHEMA_ENUM, POINT(type), .def_num = GW_TYPE_UINT16,
-      .choices = gw_type_names, .n_choices = GW_TYPE_COUNT },
+      .choices = gw_type_names, .n_choices = GW_TYPE_COUNT,
+      SCHEMA_PRESENT(struct point_parse, has_type) },
     { .name = "order", .type = SCHEMA_ENUM, POINT(order), .def_num = GW_ORDER_ABCD,
       .choices = gw_order_names, .n_choices = GW_ORDER_COUNT },
     { .name = "count", .type = SCHEMA_INT, POINT(count), .ranged = true, .min = 1,
@@ -159,6 +160,9 @@ static int check_point(const config_setting_t *s, struct point_parse *pp, struct
     int rc = 0;
     bool bits_table = gw_table_is_bits(p->table);
 
+    if (bits_table && !pp->has_type)
+        p->type = GW_TYPE_BIT;  /* the only type a coil or discrete input has */
+
     if (bits_table && p->type != GW_TYPE_BIT) {
         schema_error(ctx, s, "point '%s': a %s holds bits; type must be \"bit\"", name,
                      gw_table_names[p->table]);
@@ -273,7 +277,9 @@ static int compare_position(const void *pa, const void *pb)
         return (int)a->table - (int)b->table;
     if (a->address != b->address)
         return (int)a->address - (int)b->address;
-    return a->bit - b->bit;
+    if (a->bit != b->bit)
+        return a->bit - b->bit;
+    return (a > b) - (a < b);  /* as defined: the later one is reported */
 }
 
 /* Two points overlap when their register ranges intersect, except bits of
@@ -304,14 +310,19 @@ static int check_map(const struct gw_profile *prof, const char *file, struct gw_
             }
     qsort(sorted, prof->n_points, sizeof *sorted, compare_position);
     /* Compare each point with the furthest-reaching earlier one, so a long
-     * string covering several later points is caught too. */
+     * string covering several later points is caught too, and with the one
+     * before it, which is the only one that can hold the same bit of a
+     * register the furthest-reaching one shares by another bit. */
     const struct gw_point_def *reach = NULL;
     for (size_t i = 0; i < prof->n_points; i++) {
         const struct gw_point_def *p = sorted[i];
-        if (reach && points_overlap(reach, p)) {
+        const struct gw_point_def *other = reach && points_overlap(reach, p) ? reach
+                                         : i > 0 && points_overlap(sorted[i - 1], p) ? sorted[i - 1]
+                                         : NULL;
+        if (other) {
             diag_add(diag, file, p->line, "point '%s' overlaps point '%s' (%s %u..%u)", p->name,
-                     reach->name, gw_table_names[p->table], reach->address,
-                     reach->address + reach->count - 1);
+                     other->name, gw_table_names[p->table], other->address,
+                     other->address + other->count - 1);
             rc = -EINVAL;
         }
         if (!reach || reach->table != p->table ||

@@ -205,7 +205,7 @@ static int apply_default(const struct schema_key *k, void *target)
     void *field = (char *)target + k->offset;
     switch (k->type) {
     case SCHEMA_STRING:
-        if (k->def_str && !(*(char **)field = strdup(k->def_str)))
+        if (k->def_str && !*(char **)field && !(*(char **)field = strdup(k->def_str)))
             return -ENOMEM;
         return 0;
     case SCHEMA_STRBUF:
@@ -251,17 +251,21 @@ int schema_load(const config_setting_t *group, const struct schema_key *keys, si
             if (k->required) {
                 schema_error(ctx, group, "%s: missing required key '%s'", what, k->name);
                 rc = -EINVAL;
-            } else if (apply_default(k, target) < 0) {
-                return -ENOMEM;
             }
+            if (apply_default(k, target) < 0)
+                return -ENOMEM;
             continue;
         }
         int r = load_value(s, k, target, what, ctx);
         if (r == -ENOMEM)
             return r;
-        if (r < 0)
+        if (r < 0) {
+            /* Later checks see the default, not a field left unset, so
+             * that one mistake is reported once. */
             rc = -EINVAL;
-        else if (k->present_offset)
+            if (apply_default(k, target) < 0)
+                return -ENOMEM;
+        } else if (k->present_offset)
             *(bool *)((char *)target + k->present_offset) = true;
     }
     return rc;

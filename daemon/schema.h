@@ -52,6 +52,7 @@ struct schema_key {
 /*
  * Apply keys[0..n) to group, storing into target.  Unknown keys are errors
  * unless allow_unknown.  what names the group in messages ("device 'ahu-1'").
+ * A key that is missing, or whose value is rejected, gets its default.
  * Returns 0, or -EINVAL if anything was reported.
  */
 int schema_load(const config_setting_t *group, const struct schema_key *keys, size_t n,
