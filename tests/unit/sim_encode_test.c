@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "encode.h"
+#include "sim/encode.h"
 
 struct encode_case {
     const char *what;

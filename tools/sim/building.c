@@ -170,14 +170,30 @@ void building_init(struct building *b, const struct building_params *p, double t
     b->p = *p;
     b->t0 = b->t = t0;
     plant_init(&b->plant, &p->plant);
+    /* Twice: the tower and the boiler loop see the plant the first pass
+     * started, as they would in a plant already running. */
     evaluate(b, 0.0);
-    for (int i = 0; i < FEED_COUNT; i++)
+    evaluate(b, 0.0);
+    /* A building that was running before the model started: the last
+     * demand block looked like now, idle water sits at room temperature. */
+    for (int i = 0; i < FEED_COUNT; i++) {
         b->feeds[i].block = (int64_t)floor(t0 / 900.0);
+        b->feeds[i].demand_kw = b->feeds[i].power_kw;
+    }
+    for (int i = 0; i < PLANT_CHILLERS; i++) {
+        struct chiller *c = &b->plant.chillers[i];
+        double room = fmax(b->wx.temp, 18.0);
+
+        if (!c->running)
+            c->chw_supply = c->chw_return = c->cw_supply = c->cw_return = room;
+    }
 }
 
-void building_step(struct building *b, double dt)
+void building_step(struct building *b, double t_next)
 {
-    b->t += dt;
+    double dt = t_next - b->t;
+
+    b->t = t_next;
     evaluate(b, dt);
     integrate(b, dt);
 }

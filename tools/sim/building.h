@@ -70,9 +70,9 @@ struct building {
 /* Start the building at instant t0 with everything at rest. */
 void building_init(struct building *b, const struct building_params *p, double t0);
 
-/* Advance by dt seconds: values at the new instant, counters integrated
- * over the step with them. */
-void building_step(struct building *b, double dt);
+/* Advance to instant t_next (after b->t): values at the new instant,
+ * counters integrated over the step with them. */
+void building_step(struct building *b, double t_next);
 
 /* Smooth noise in [-1, 1] for a named quantity (and instance) at the
  * building's current time: what the device layer uses for measurement
