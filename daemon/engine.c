@@ -28,6 +28,7 @@ struct gw_engine {
     struct queued *head, *tail;
     size_t queued;
     size_t buses_finished;
+    bool stopping;                  /* past the bound is allowed then: nothing is dropped */
 };
 
 static void engine_emit(void *arg, struct gw_sample *sample)
@@ -38,7 +39,7 @@ static void engine_emit(void *arg, struct gw_sample *sample)
     if (!sample) {
         e->buses_finished++;
     } else if (q) {
-        while (e->queued >= QUEUE_MAX)
+        while (e->queued >= QUEUE_MAX && !e->stopping)
             pthread_cond_wait(&e->room, &e->lock);
         *q = (struct queued){ .sample = sample };
         if (e->tail)
@@ -168,13 +169,13 @@ void engine_stop(struct gw_engine *e)
 {
     for (size_t i = 0; i < e->n_buses; i++)
         bus_request_stop(&e->buses[i]);
-    /* A bus thread may wait for room in the queue: make room as it stops. */
-    for (size_t i = 0; i < e->n_buses; i++) {
-        pthread_mutex_lock(&e->lock);
-        pthread_cond_broadcast(&e->room);
-        pthread_mutex_unlock(&e->lock);
+    /* A bus thread may be waiting for room in the queue: let it finish. */
+    pthread_mutex_lock(&e->lock);
+    e->stopping = true;
+    pthread_cond_broadcast(&e->room);
+    pthread_mutex_unlock(&e->lock);
+    for (size_t i = 0; i < e->n_buses; i++)
         bus_join(&e->buses[i]);
-    }
 }
 
 void engine_counts(struct gw_engine *e, uint64_t *polls, uint64_t *failed, uint64_t *requests)

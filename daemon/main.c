@@ -77,6 +77,9 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* Before loading: a reload or stop asked for while plugins load is
+     * acted on once polling starts, instead of killing the process. */
+    install_signals();
     struct gw_daemon *d = NULL;
     if (daemon_open(config_path, &d))
         return 1;
@@ -85,7 +88,6 @@ int main(int argc, char **argv)
         daemon_close(d);
         return 0;
     }
-    install_signals();
     int rc = daemon_start(d, once);
     while (!rc && !stop_requested && !daemon_check_finished(d)) {
         daemon_check_samples(d);

@@ -192,6 +192,12 @@ static enum gw_read_status link_read(void *io, enum gw_table table, uint16_t add
         if (!link->mb)
             return GW_READ_COMM_FAILED;
         pace(link);
+        /* RTU has no transaction id: an answer that came after its request
+         * timed out would be taken for this request's, and its registers
+         * decoded as another point's.  Nothing valid waits on a serial line
+         * before a request is sent, so drop whatever does. */
+        if (link->cfg->rtu)
+            modbus_flush(link->mb);
         link->stats.requests++;
         int rc = send_read(link->mb, table, address, count, regs, bits);
         int err = errno;
