@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -83,6 +84,7 @@ static const struct schema_key bus_keys[] = {
 };
 
 static int parse_tags(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+static int parse_params(const config_setting_t *s, void *target, struct schema_ctx *ctx);
 static int parse_inline_map(const config_setting_t *s, void *target, struct schema_ctx *ctx);
 
 #define DEV(f) SCHEMA_FIELD(struct gw_device_cfg, f)
@@ -97,6 +99,7 @@ static const struct schema_key device_keys[] = {
       .min = 0.1, .max = 86400 },
     { .name = "enabled", .type = SCHEMA_BOOL, DEV(enabled), .def_num = 1 },
     { .name = "tags", .type = SCHEMA_CUSTOM, .parse = parse_tags },
+    { .name = "params", .type = SCHEMA_CUSTOM, .parse = parse_params },
     { .name = "timeout_ms", .type = SCHEMA_INT, DEV(timeout_ms), .def_num = -1, .ranged = true, .min = 10, .max = 60000 },
     { .name = "delay_between_requests_ms", .type = SCHEMA_INT, DEV(delay_between_requests_ms),
       .def_num = -1, .ranged = true, .min = 0, .max = 60000 },
@@ -307,6 +310,34 @@ static int parse_tags(const config_setting_t *s, void *target, struct schema_ctx
         if (!(tag->key = strdup(key)) || !(tag->value = strdup(value)))
             return -ENOMEM;
         dev->n_tags++;
+    }
+    return rc;
+}
+
+/* Numbers a kind plugin reads at init (rated power, design flow, ...). */
+static int parse_params(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_device_cfg *dev = target;
+    if (!config_setting_is_group(s)) {
+        schema_error(ctx, s, "params must be a group { name = number; ... }");
+        return -EINVAL;
+    }
+    int n = config_setting_length(s), rc = 0;
+    if (!(dev->params = calloc((size_t)n + 1, sizeof *dev->params)))
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        double value;
+        if (!schema_number(e, &value) || !isfinite(value)) {
+            schema_error(ctx, e, "param '%s' must be a number", config_setting_name(e));
+            rc = -EINVAL;
+            continue;
+        }
+        struct gw_param *param = &dev->params[dev->n_params];
+        if (!(param->key = strdup(config_setting_name(e))))
+            return -ENOMEM;
+        param->value = value;
+        dev->n_params++;
     }
     return rc;
 }
@@ -718,6 +749,9 @@ static void free_device(struct gw_device_cfg *dev)
         free((char *)dev->tags[t].value);
     }
     free(dev->tags);
+    for (size_t p = 0; p < dev->n_params; p++)
+        free((char *)dev->params[p].key);
+    free(dev->params);
     profile_free(&dev->inline_map);
 }
 

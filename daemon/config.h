@@ -47,6 +47,8 @@ struct gw_device_cfg {
     bool enabled;
     struct gw_tag *tags;       /* keys and values owned */
     size_t n_tags;
+    struct gw_param *params;   /* for the kind plugin; keys owned */
+    size_t n_params;
     int timeout_ms;            /* the bus's when not set */
     int delay_between_requests_ms;
     int max_read_registers, max_read_bits, max_gap_registers, max_gap_bits; /* -1: not set */

@@ -1,6 +1,7 @@
 #include "device.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "decode.h"
@@ -19,13 +20,25 @@ static int device_replan(struct gw_device *d)
     return rc;
 }
 
+/* An integer counter register rolls over at 2^bits; scaled, that is
+ * where its value restarts at 0.  Floats do not wrap. */
+static struct gw_point_info point_info(const struct gw_point_def *p)
+{
+    struct gw_point_info info = { .name = p->name, .unit = p->unit, .is_counter = p->counter };
+    bool integer = p->type >= GW_TYPE_UINT16 && p->type <= GW_TYPE_INT64;
+    if (p->counter && integer)
+        info.wrap = ldexp(1.0, 16 * point_type_registers(p->type)) * fabs(p->scale);
+    return info;
+}
+
 static int plugin_init(struct gw_device *d)
 {
     const struct gw_device_cfg *c = d->cfg;
     struct gw_device_info info = {
         .id = c->id, .kind = c->kind, .interval_s = c->interval_s,
         .tags = c->tags, .n_tags = c->n_tags,
-        .point_names = d->point_names, .n_points = c->profile->n_points,
+        .points = d->point_info, .n_points = c->profile->n_points,
+        .params = c->params, .n_params = c->n_params,
     };
     int rc = d->plugin->init(&gw_host_services, &info, &d->plugin_state);
     if (rc)
@@ -44,8 +57,8 @@ int device_init(struct gw_device *d, const struct gw_device_cfg *cfg, const stru
     d->cap_holes = p->n_holes + 8;
     d->illegal = calloc(p->n_points, sizeof *d->illegal);
     d->holes = calloc(d->cap_holes, sizeof *d->holes);
-    d->point_names = calloc(p->n_points, sizeof *d->point_names);
-    if (!d->illegal || !d->holes || !d->point_names) {
+    d->point_info = calloc(p->n_points, sizeof *d->point_info);
+    if (!d->illegal || !d->holes || !d->point_info) {
         device_free(d);
         return -ENOMEM;
     }
@@ -53,7 +66,7 @@ int device_init(struct gw_device *d, const struct gw_device_cfg *cfg, const stru
         memcpy(d->holes, p->holes, p->n_holes * sizeof *d->holes);
     d->n_holes = p->n_holes;
     for (size_t i = 0; i < p->n_points; i++)
-        d->point_names[i] = p->points[i].name;
+        d->point_info[i] = point_info(&p->points[i]);
     int rc = device_replan(d);
     if (!rc && (rc = plugin_init(d)))
         d->plugin = NULL;  /* no fini for a refused init */
@@ -246,6 +259,6 @@ void device_free(struct gw_device *d)
     planner_free(&d->plan);
     free(d->illegal);
     free(d->holes);
-    free(d->point_names);
+    free(d->point_info);
     memset(d, 0, sizeof *d);
 }

@@ -38,7 +38,7 @@ struct gw_device {
     const struct gw_device_cfg *cfg;
     const struct gw_plugin *plugin;
     void *plugin_state;
-    const char **point_names;
+    struct gw_point_info *point_info;  /* what the plugin sees of the map */
     struct gw_plan plan;
     struct gw_plan_limits limits;  /* the configured ones, narrowed by what was learned */
     bool *illegal;                 /* per profile point: answered exception 2 alone */

@@ -54,6 +54,7 @@ struct gw_point_def {
     double min, max;        /* physical bounds, after scaling */
     struct gw_sentinel sentinels[GW_SENTINEL_MAX];
     uint8_t n_sentinels;
+    bool counter;           /* cumulative: its kind derives interval deltas */
     int line;               /* where it was defined, for messages */
 };
 

@@ -40,6 +40,7 @@ static const struct schema_key point_keys[] = {
     { .name = "min", .type = SCHEMA_CUSTOM, .parse = parse_min },
     { .name = "max", .type = SCHEMA_CUSTOM, .parse = parse_max },
     { .name = "sentinel", .type = SCHEMA_CUSTOM, .parse = parse_sentinels },
+    { .name = "counter", .type = SCHEMA_BOOL, POINT(counter) },
     { .name = "description", .type = SCHEMA_IGNORE },
 };
 
@@ -186,6 +187,10 @@ static int check_point(const config_setting_t *s, struct point_parse *pp, struct
     if ((unsigned)p->address + p->count > 65536u) {
         schema_error(ctx, s, "point '%s': address %u + %u registers runs past 65535", name,
                      p->address, p->count);
+        rc = -EINVAL;
+    }
+    if (p->counter && (p->type == GW_TYPE_BIT || p->type == GW_TYPE_STRING)) {
+        schema_error(ctx, s, "point '%s': a counter must be a number", name);
         rc = -EINVAL;
     }
     if (p->scale == 0.0) {

@@ -839,8 +839,13 @@ static void test_plugin_lifecycle(void)
     struct rig r;
     CU_ASSERT_EQUAL_FATAL(rig_open(&r,
         "kind = \"counting\"; tags = { building = \"T1\"; energy = \"electricity\"; };\n"
+        "params = { rated_kw = 250; design_flow = 41.5; };\n"
         "points = ( { name = \"b\"; table = \"holding\"; address = 1; },\n"
-        "           { name = \"a\"; table = \"holding\"; address = 0; } );", &counting_plugin), 0);
+        "           { name = \"a\"; table = \"holding\"; address = 0; },\n"
+        "           { name = \"kwh\"; table = \"input\"; address = 0; type = \"uint32\";\n"
+        "             scale = 0.01; counter = true; },\n"
+        "           { name = \"m3\"; table = \"input\"; address = 2; type = \"float32\"; counter = true; } );",
+        &counting_plugin), 0);
     CU_ASSERT_EQUAL(calls.init, 1);
     CU_ASSERT_STRING_EQUAL(calls.info.id, "dev");
     CU_ASSERT_STRING_EQUAL(calls.info.kind, "counting");
@@ -848,21 +853,30 @@ static void test_plugin_lifecycle(void)
     CU_ASSERT_EQUAL_FATAL(calls.info.n_tags, 2u);
     CU_ASSERT_STRING_EQUAL(calls.info.tags[1].key, "energy");
     CU_ASSERT_STRING_EQUAL(calls.info.tags[1].value, "electricity");
-    CU_ASSERT_EQUAL_FATAL(calls.info.n_points, 2u);
-    CU_ASSERT_STRING_EQUAL(calls.info.point_names[0], "b");   /* profile order */
-    CU_ASSERT_STRING_EQUAL(calls.info.point_names[1], "a");
+    CU_ASSERT_EQUAL_FATAL(calls.info.n_points, 4u);
+    CU_ASSERT_STRING_EQUAL(calls.info.points[0].name, "b");   /* profile order */
+    CU_ASSERT_STRING_EQUAL(calls.info.points[1].name, "a");
+    CU_ASSERT_FALSE(calls.info.points[0].is_counter);
+    CU_ASSERT_TRUE(calls.info.points[2].is_counter);
+    CU_ASSERT_DOUBLE_EQUAL(calls.info.points[2].wrap, 42949672.96, 1e-6);  /* 2^32 x 0.01 */
+    CU_ASSERT_TRUE(calls.info.points[3].is_counter);
+    CU_ASSERT_DOUBLE_EQUAL(calls.info.points[3].wrap, 0.0, 0);            /* floats do not wrap */
+    CU_ASSERT_EQUAL_FATAL(calls.info.n_params, 2u);
+    CU_ASSERT_STRING_EQUAL(calls.info.params[0].key, "rated_kw");
+    CU_ASSERT_DOUBLE_EQUAL(calls.info.params[0].value, 250.0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(calls.info.params[1].value, 41.5, 0);
     CU_ASSERT_EQUAL(r.dev.interval_ns, 2500000000LL);
     CU_ASSERT_PTR_EQUAL(r.dev.plugin_state, &state_token);
     fake.regs[H][0] = 3;
     fake.regs[H][1] = 4;
     CU_ASSERT_EQUAL(rig_poll(&r), GW_READ_OK);
     CU_ASSERT_EQUAL(calls.derive, 1);
-    CU_ASSERT_EQUAL(calls.readings_seen, 2u);  /* derive runs after every point is decoded */
-    CU_ASSERT_EQUAL_FATAL(r.s.n_readings, 3u);
-    CU_ASSERT_STRING_EQUAL(r.s.readings[2].name, "sum");
-    CU_ASSERT_STRING_EQUAL(r.s.readings[2].unit, "kW");
-    CU_ASSERT_DOUBLE_EQUAL(r.s.readings[2].value, 7, 0);
-    CU_ASSERT_EQUAL(r.s.readings[2].quality, GW_QUALITY_GOOD);
+    CU_ASSERT_EQUAL(calls.readings_seen, 4u);  /* derive runs after every point is decoded */
+    CU_ASSERT_EQUAL_FATAL(r.s.n_readings, 5u);
+    CU_ASSERT_STRING_EQUAL(r.s.readings[4].name, "sum");
+    CU_ASSERT_STRING_EQUAL(r.s.readings[4].unit, "kW");
+    CU_ASSERT_DOUBLE_EQUAL(r.s.readings[4].value, 7, 0);
+    CU_ASSERT_EQUAL(r.s.readings[4].quality, GW_QUALITY_GOOD);
     rig_close(&r);
     CU_ASSERT_EQUAL(calls.fini, 1);
 

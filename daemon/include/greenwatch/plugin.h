@@ -62,14 +62,31 @@ struct gw_tag {
     const char *value;
 };
 
+/* A point of the device's register map. */
+struct gw_point_info {
+    const char *name;
+    const char *unit;
+    int is_counter;            /* a cumulative counter (`counter = true` in the profile) */
+    double wrap;               /* counters read from integer registers: the scaled value at
+                                * which the register rolls over to 0 (2^bits x scale); 0 if none */
+};
+
+/* A numeric parameter from the device's `params` group, e.g. rated_kw. */
+struct gw_param {
+    const char *key;
+    double value;
+};
+
 struct gw_device_info {
     const char *id;
     const char *kind;
     double interval_s;
     const struct gw_tag *tags;
     size_t n_tags;
-    const char *const *point_names; /* the profile's points, in profile order */
+    const struct gw_point_info *points;  /* the profile's points, in profile order */
     size_t n_points;
+    const struct gw_param *params;
+    size_t n_params;
 };
 
 enum gw_log_level { GW_LOG_ERROR = 0, GW_LOG_WARNING, GW_LOG_INFO, GW_LOG_DEBUG };
