@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "schema.h"
+#include "secret.h"
 
 #define N(a) (sizeof(a) / sizeof(*(a)))
 
@@ -17,6 +18,7 @@ static const char *const log_level_names[] = { "error", "warning", "info", "debu
 static const char *const parity_names[] = { "N", "E", "O" };
 static const char *const rule_type_names[] = { "limit", "state" };
 static const char *const influx_api_names[] = { "v1", "v2" };
+static const char *const mqtt_version_names[] = { "3.1.1", "5" };
 
 /* Defaults a device gets when neither it nor its profile says otherwise. */
 enum {
@@ -44,6 +46,8 @@ static const struct schema_key daemon_keys[] = {
     { .name = "spool_dir", .type = SCHEMA_STRING, DAEMON(spool_dir), .def_str = "/var/lib/greenwatch/spool" },
     { .name = "log_level", .type = SCHEMA_ENUM, DAEMON(log_level), .def_num = GW_LOG_INFO,
       .choices = log_level_names, .n_choices = N(log_level_names) },
+    { .name = "health_interval_s", .type = SCHEMA_FLOAT, DAEMON(health_interval_s), .def_num = 30,
+      .ranged = true, .min = 1, .max = 3600 },
 };
 
 #define MQTT(f) SCHEMA_FIELD(struct gw_mqtt_cfg, f)
@@ -52,6 +56,15 @@ static const struct schema_key mqtt_keys[] = {
     { .name = "client_id", .type = SCHEMA_STRING, MQTT(client_id) },
     { .name = "topic_prefix", .type = SCHEMA_STRING, MQTT(topic_prefix) },
     { .name = "qos", .type = SCHEMA_INT, MQTT(qos), .def_num = 1, .ranged = true, .min = 0, .max = 2 },
+    { .name = "version", .type = SCHEMA_ENUM, MQTT(version), .def_num = 0,
+      .choices = mqtt_version_names, .n_choices = N(mqtt_version_names) },
+    { .name = "keepalive_s", .type = SCHEMA_INT, MQTT(keepalive_s), .def_num = 30, .ranged = true, .min = 5, .max = 3600 },
+    { .name = "username", .type = SCHEMA_STRING, MQTT(username) },
+    { .name = "password_file", .type = SCHEMA_STRING, MQTT(password_file) },
+    { .name = "ca_file", .type = SCHEMA_STRING, MQTT(ca_file) },
+    { .name = "cert_file", .type = SCHEMA_STRING, MQTT(cert_file) },
+    { .name = "key_file", .type = SCHEMA_STRING, MQTT(key_file) },
+    { .name = "verify_hostname", .type = SCHEMA_BOOL, MQTT(verify_hostname), .def_num = 1 },
 };
 
 #define INFLUX(f) SCHEMA_FIELD(struct gw_influx_cfg, f)
@@ -62,6 +75,22 @@ static const struct schema_key influx_keys[] = {
     { .name = "retention_policy", .type = SCHEMA_STRING, INFLUX(retention_policy) },
     { .name = "org", .type = SCHEMA_STRING, INFLUX(org) },
     { .name = "bucket", .type = SCHEMA_STRING, INFLUX(bucket) },
+    { .name = "username", .type = SCHEMA_STRING, INFLUX(username) },
+    { .name = "password_file", .type = SCHEMA_STRING, INFLUX(password_file) },
+    { .name = "token_file", .type = SCHEMA_STRING, INFLUX(token_file) },
+    { .name = "batch_lines", .type = SCHEMA_INT, INFLUX(batch_lines), .def_num = 5000, .ranged = true, .min = 1, .max = 100000 },
+    { .name = "flush_ms", .type = SCHEMA_INT, INFLUX(flush_ms), .def_num = 1000, .ranged = true, .min = 10, .max = 60000 },
+    { .name = "timeout_ms", .type = SCHEMA_INT, INFLUX(timeout_ms), .def_num = 10000, .ranged = true, .min = 100, .max = 300000 },
+    { .name = "gzip", .type = SCHEMA_BOOL, INFLUX(gzip), .def_num = 1 },
+    { .name = "ca_file", .type = SCHEMA_STRING, INFLUX(ca_file) },
+    { .name = "verify_tls", .type = SCHEMA_BOOL, INFLUX(verify_tls), .def_num = 1 },
+};
+
+#define SPOOL(f) SCHEMA_FIELD(struct gw_spool_cfg, f)
+static const struct schema_key spool_keys[] = {
+    { .name = "max_mb", .type = SCHEMA_INT, SPOOL(max_mb), .def_num = 256, .ranged = true, .min = 1, .max = 1048576 },
+    { .name = "segment_kb", .type = SCHEMA_INT, SPOOL(segment_kb), .def_num = 4096, .ranged = true, .min = 4, .max = 262144 },
+    { .name = "fsync_ms", .type = SCHEMA_INT, SPOOL(fsync_ms), .def_num = 200, .ranged = true, .min = 0, .max = 60000 },
 };
 
 static int parse_tcp(const config_setting_t *s, void *target, struct schema_ctx *ctx);
@@ -152,6 +181,9 @@ static int parse_site(const config_setting_t *s, void *target, struct schema_ctx
 static int parse_daemon(const config_setting_t *s, void *target, struct schema_ctx *ctx);
 static int parse_mqtt(const config_setting_t *s, void *target, struct schema_ctx *ctx);
 static int parse_influx(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+static int parse_spool(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+static int check_secret(const config_setting_t *group, const char *key, const char *name,
+                        struct schema_ctx *ctx);
 static int parse_buses(const config_setting_t *s, void *target, struct schema_ctx *ctx);
 static int parse_devices(const config_setting_t *s, void *target, struct schema_ctx *ctx);
 static int parse_rules(const config_setting_t *s, void *target, struct schema_ctx *ctx);
@@ -161,6 +193,7 @@ static const struct schema_key root_keys[] = {
     { .name = "daemon", .type = SCHEMA_CUSTOM, .parse = parse_daemon },
     { .name = "mqtt", .type = SCHEMA_CUSTOM, .parse = parse_mqtt },
     { .name = "influxdb", .type = SCHEMA_CUSTOM, .parse = parse_influx },
+    { .name = "spool", .type = SCHEMA_CUSTOM, .parse = parse_spool },
     { .name = "buses", .type = SCHEMA_CUSTOM, .parse = parse_buses, .required = true },
     { .name = "devices", .type = SCHEMA_CUSTOM, .parse = parse_devices, .required = true },
     { .name = "rules", .type = SCHEMA_CUSTOM, .parse = parse_rules },
@@ -196,7 +229,36 @@ static int parse_mqtt(const config_setting_t *s, void *target, struct schema_ctx
                      "mqtt: uri '%s' must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss://", uri);
         rc = -EINVAL;
     }
+    if (!cfg->mqtt.cert_file != !cfg->mqtt.key_file) {
+        schema_error(ctx, s, "mqtt: a client certificate needs both cert_file and key_file");
+        rc = -EINVAL;
+    }
+    if (check_secret(s, "password_file", cfg->mqtt.password_file, ctx) ||
+        check_secret(s, "key_file", cfg->mqtt.key_file, ctx))
+        rc = -EINVAL;
     return rc;
+}
+
+/* A secret named in the configuration must be readable now and private,
+ * so that --check catches it rather than the first connect at 3 a.m. */
+static int check_secret(const config_setting_t *group, const char *key, const char *name,
+                        struct schema_ctx *ctx)
+{
+    if (!name)
+        return 0;
+    const char *file = config_setting_source_file(group);
+    char *dir = strdup(file ? file : ".");
+    if (!dir)
+        return -ENOMEM;
+    char why[512], *secret = NULL;
+    int rc = secret_read(name, dirname(dir), &secret, why, sizeof why);
+    free(dir);
+    secret_free(secret);
+    if (rc) {
+        schema_error(ctx, config_setting_get_member(group, key), "%s: %s: %s", config_setting_name(group), key, why);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static int parse_influx(const config_setting_t *s, void *target, struct schema_ctx *ctx)
@@ -222,6 +284,8 @@ static int parse_influx(const config_setting_t *s, void *target, struct schema_c
         schema_error(ctx, s, "influxdb: api \"v2\" needs org and bucket");
         rc = -EINVAL;
     }
+    if (check_secret(s, "password_file", ix->password_file, ctx) || check_secret(s, "token_file", ix->token_file, ctx))
+        rc = -EINVAL;
     return rc;
 }
 
@@ -230,6 +294,17 @@ static int parse_influx(const config_setting_t *s, void *target, struct schema_c
 static int reject_tcp(struct gw_bus_cfg *bus, const char *text)
 {
     return (bus->tcp = strdup(text ? text : "")) ? -EINVAL : -ENOMEM;
+}
+
+static int parse_spool(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_config *cfg = target;
+    int rc = schema_load(s, spool_keys, N(spool_keys), &cfg->spool, false, "spool", ctx);
+    if (!rc && (int64_t)cfg->spool.max_mb * 1024 < 2 * (int64_t)cfg->spool.segment_kb) {
+        schema_error(ctx, s, "spool: max_mb must hold at least two segments of segment_kb");
+        rc = -EINVAL;
+    }
+    return rc;
 }
 
 /* "host:port", "[v6addr]:port" or "host" (port 502). */
@@ -472,6 +547,32 @@ static int resolve_path(char **path, const char *config_file)
     return 0;
 }
 
+static int resolve_sink_paths(struct gw_config *cfg)
+{
+    char **paths[] = {
+        &cfg->mqtt.ca_file, &cfg->mqtt.cert_file, &cfg->mqtt.key_file, &cfg->mqtt.password_file,
+        &cfg->influx.ca_file, &cfg->influx.password_file, &cfg->influx.token_file,
+    };
+    for (size_t i = 0; i < N(paths); i++)
+        if (*paths[i] && strchr(*paths[i], '/') && resolve_path(paths[i], cfg->file))
+            return -ENOMEM;
+    return 0;
+}
+
+/* client_id and topic_prefix default to names built from the site id. */
+static int mqtt_defaults(struct gw_config *cfg)
+{
+    struct gw_mqtt_cfg *m = &cfg->mqtt;
+    const char *site = cfg->site.id ? cfg->site.id : "site";
+    if (!m->present)
+        return 0;
+    if (!m->client_id && asprintf(&m->client_id, "greenwatch-%s", site) < 0)
+        return -ENOMEM;
+    if (!m->topic_prefix && asprintf(&m->topic_prefix, "greenwatch/%s", site) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
 static void check_buses(struct check *c)
 {
     for (size_t i = 0; i < c->cfg->n_buses; i++) {
@@ -669,7 +770,7 @@ static int check_config(struct check *c)
 {
     struct gw_daemon_cfg *d = &c->cfg->daemon;
     if (resolve_path(&d->plugin_dir, c->file) || resolve_path(&d->profile_dir, c->file) ||
-        resolve_path(&d->spool_dir, c->file))
+        resolve_path(&d->spool_dir, c->file) || resolve_sink_paths(c->cfg) || mqtt_defaults(c->cfg))
         return -ENOMEM;
     check_buses(c);
     for (size_t i = 0; i < c->cfg->n_devices; i++)
@@ -714,6 +815,8 @@ int config_load(const char *path, struct gw_config **out, struct gw_diag *diag)
     if (!rc) {
         struct schema_ctx ctx = { .diag = diag };
         rc = schema_defaults(daemon_keys, N(daemon_keys), &cfg->daemon);
+        if (!rc)
+            rc = schema_defaults(spool_keys, N(spool_keys), &cfg->spool);
         if (!rc)
             rc = schema_load(config_root_setting(&lc), root_keys, N(root_keys), cfg, false, "configuration", &ctx);
         if (rc != -ENOMEM) {

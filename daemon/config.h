@@ -22,6 +22,7 @@ struct gw_site_cfg {
 struct gw_daemon_cfg {
     char *plugin_dir, *profile_dir, *spool_dir;  /* absolute after loading */
     int log_level;                                /* enum gw_log_level */
+    double health_interval_s;
 };
 
 enum gw_parity { GW_PARITY_NONE, GW_PARITY_EVEN, GW_PARITY_ODD };
@@ -63,13 +64,27 @@ struct gw_device_cfg {
 
 struct gw_mqtt_cfg {
     bool present;
-    char *uri, *client_id, *topic_prefix;
+    char *uri, *client_id, *topic_prefix;  /* defaults filled from the site */
     int qos;
+    int version;               /* 0: "3.1.1", 1: "5" */
+    int keepalive_s;
+    char *username, *password_file;   /* secrets: see secret.h */
+    char *ca_file, *cert_file, *key_file;
+    bool verify_hostname;
 };
 
 struct gw_influx_cfg {
     bool present;
     char *url, *api, *database, *retention_policy, *org, *bucket;
+    char *username, *password_file, *token_file;
+    int batch_lines, flush_ms, timeout_ms;
+    bool gzip;
+    char *ca_file;
+    bool verify_tls;
+};
+
+struct gw_spool_cfg {
+    int max_mb, segment_kb, fsync_ms;
 };
 
 enum gw_severity { GW_SEVERITY_CRITICAL, GW_SEVERITY_HIGH, GW_SEVERITY_MEDIUM, GW_SEVERITY_LOW };
@@ -95,6 +110,7 @@ struct gw_config {
     struct gw_daemon_cfg daemon;
     struct gw_mqtt_cfg mqtt;
     struct gw_influx_cfg influx;
+    struct gw_spool_cfg spool;
     struct gw_bus_cfg *buses;
     size_t n_buses;
     struct gw_device_cfg *devices;
