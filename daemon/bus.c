@@ -97,7 +97,7 @@ static void emit_sample(struct gw_bus *bus, struct gw_device *d, int rc, struct 
         return;
     }
     *owned = *s;
-    bus->emit(bus->emit_arg, owned);
+    bus->emit(bus->emit_arg, d->cfg, owned);
 }
 
 static void *bus_thread(void *arg)
@@ -113,13 +113,15 @@ static void *bus_thread(void *arg)
         struct gw_sample s;
         emit_sample(bus, d, poll_device(bus, d, &s), &s);
         if (!bus->once) {
-            d->due_ns = sched_next(d->due_ns, d->interval_ns, clock_mono_ns(), &d->stats.missed_polls);
+            uint64_t missed = 0;
+            d->due_ns = sched_next(d->due_ns, d->interval_ns, clock_mono_ns(), &missed);
+            d->stats.missed_polls += missed;
             sched_push(&bus->sched, d->due_ns, next.index);
         }
     }
     link_close(&bus->link);
     atomic_store(&bus->finished, true);
-    bus->emit(bus->emit_arg, NULL);  /* wakes the consumer to notice */
+    bus->emit(bus->emit_arg, NULL, NULL);  /* wakes the consumer to notice */
     return NULL;
 }
 

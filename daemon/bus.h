@@ -14,9 +14,10 @@
 #include "modbus_link.h"
 #include "scheduler.h"
 
-/* Receives each sample; takes ownership of it (free with sample_free and
- * free).  Called on the bus thread. */
-typedef void (*gw_emit_fn)(void *arg, struct gw_sample *sample);
+/* Receives each sample of device; takes ownership of it (free with
+ * sample_free and free).  Called on the bus thread; a NULL sample says
+ * the bus thread has ended. */
+typedef void (*gw_emit_fn)(void *arg, const struct gw_device_cfg *device, struct gw_sample *sample);
 
 struct gw_bus {
     struct gw_link link;

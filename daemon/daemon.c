@@ -111,8 +111,8 @@ static void publish_and_free(struct gw_daemon *d, struct gw_sample *s)
 
 void daemon_check_samples(struct gw_daemon *d)
 {
-    struct gw_sample *s = engine_next_sample(d->engine, 500);
-    for (; s; s = engine_next_sample(d->engine, 0))
+    struct gw_sample *s = engine_next_sample(d->engine, 500, NULL);
+    for (; s; s = engine_next_sample(d->engine, 0, NULL))
         publish_and_free(d, s);
     fflush(stdout);
 }
@@ -128,7 +128,7 @@ static void drain(struct gw_daemon *d)
     if (!d->engine)
         return;
     engine_stop(d->engine);
-    for (struct gw_sample *s; (s = engine_next_sample(d->engine, 0));)
+    for (struct gw_sample *s; (s = engine_next_sample(d->engine, 0, NULL));)
         publish_and_free(d, s);
     fflush(stdout);
     engine_free(d->engine);

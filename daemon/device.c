@@ -231,6 +231,7 @@ int device_poll(struct gw_device *d, const struct gw_reader *reader, struct gw_s
     d->stats.last_latency_ns = clock_mono_ns() - started;
     if (!answered && d->plan.n_reads)
         d->stats.failed_polls++;
+    atomic_store(&d->stats.online, answered || !d->plan.n_reads);
     if (d->replan)
         device_replan(d);
     derive(d, out);
@@ -243,6 +244,7 @@ int device_bad_sample(struct gw_device *d, struct gw_sample *out)
         return -ENOMEM;
     d->stats.polls++;
     d->stats.failed_polls++;
+    atomic_store(&d->stats.online, false);
     derive(d, out);
     return 0;
 }

@@ -10,6 +10,7 @@
 #define GW_DEVICE_H
 
 #include <greenwatch/plugin.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include "config.h"
 #include "planner.h"
@@ -29,9 +30,11 @@ struct gw_reader {
     void *io;
 };
 
+/* Written by the bus thread, read by the main thread for health. */
 struct gw_device_stats {
-    uint64_t polls, failed_polls, missed_polls, requests;
-    int64_t last_latency_ns;
+    _Atomic uint64_t polls, failed_polls, missed_polls, requests;
+    _Atomic int64_t last_latency_ns;
+    atomic_bool online;          /* the last poll got an answer */
 };
 
 struct gw_device {

@@ -14,6 +14,7 @@ enum { QUEUE_MAX = 65536 };
 
 struct queued {
     struct gw_sample *sample;
+    const struct gw_device_cfg *device;
     struct queued *next;
 };
 
@@ -28,10 +29,12 @@ struct gw_engine {
     struct queued *head, *tail;
     size_t queued;
     size_t buses_finished;
+    struct gw_health_bus *health_buses;
+    struct gw_health_device *health_devices;
     bool stopping;                  /* past the bound is allowed then: nothing is dropped */
 };
 
-static void engine_emit(void *arg, struct gw_sample *sample)
+static void engine_emit(void *arg, const struct gw_device_cfg *device, struct gw_sample *sample)
 {
     struct gw_engine *e = arg;
     struct queued *q = sample ? malloc(sizeof *q) : NULL;
@@ -41,7 +44,7 @@ static void engine_emit(void *arg, struct gw_sample *sample)
     } else if (q) {
         while (e->queued >= QUEUE_MAX && !e->stopping)
             pthread_cond_wait(&e->room, &e->lock);
-        *q = (struct queued){ .sample = sample };
+        *q = (struct queued){ .sample = sample, .device = device };
         if (e->tail)
             e->tail->next = q;
         else
@@ -106,7 +109,10 @@ int engine_create(const struct gw_config *cfg, const struct gw_kinds *kinds, boo
     e->devices = calloc(cfg->n_devices + 1, sizeof *e->devices);
     e->by_bus = calloc(cfg->n_devices + 1, sizeof *e->by_bus);
     e->buses = calloc(cfg->n_buses + 1, sizeof *e->buses);
-    int rc = e->devices && e->by_bus && e->buses ? create_devices(e, cfg, kinds) : -ENOMEM;
+    e->health_buses = calloc(cfg->n_buses + 1, sizeof *e->health_buses);
+    e->health_devices = calloc(cfg->n_devices + 1, sizeof *e->health_devices);
+    int rc = e->devices && e->by_bus && e->buses && e->health_buses && e->health_devices
+                 ? create_devices(e, cfg, kinds) : -ENOMEM;
     if (!rc)
         rc = create_buses(e, cfg, once);
     if (rc) {
@@ -129,7 +135,8 @@ int engine_start(struct gw_engine *e)
     return 0;
 }
 
-struct gw_sample *engine_next_sample(struct gw_engine *e, int timeout_ms)
+struct gw_sample *engine_next_sample(struct gw_engine *e, int timeout_ms,
+                                     const struct gw_device_cfg **device)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -153,6 +160,8 @@ struct gw_sample *engine_next_sample(struct gw_engine *e, int timeout_ms)
     }
     pthread_mutex_unlock(&e->lock);
     struct gw_sample *s = q ? q->sample : NULL;
+    if (device)
+        *device = q ? q->device : NULL;
     free(q);
     return s;
 }
@@ -188,6 +197,31 @@ void engine_counts(struct gw_engine *e, uint64_t *polls, uint64_t *failed, uint6
     }
 }
 
+void engine_health(struct gw_engine *e, struct gw_health *h)
+{
+    for (size_t i = 0; i < e->n_buses; i++) {
+        const struct gw_link *l = &e->buses[i].link;
+        e->health_buses[i] = (struct gw_health_bus){
+            .id = l->cfg->id, .connected = atomic_load(&l->stats.connected),
+            .requests = l->stats.requests, .errors = l->stats.errors,
+            .timeouts = l->stats.timeouts, .reconnects = l->stats.reconnects,
+        };
+    }
+    for (size_t i = 0; i < e->n_devices; i++) {
+        const struct gw_device *d = &e->devices[i];
+        e->health_devices[i] = (struct gw_health_device){
+            .id = d->cfg->id, .online = atomic_load(&d->stats.online),
+            .polls = d->stats.polls, .failed_polls = d->stats.failed_polls,
+            .missed_polls = d->stats.missed_polls, .requests = d->stats.requests,
+            .latency_ms = (double)d->stats.last_latency_ns / 1e6,
+        };
+    }
+    h->buses = e->health_buses;
+    h->n_buses = e->n_buses;
+    h->devices = e->health_devices;
+    h->n_devices = e->n_devices;
+}
+
 void engine_free(struct gw_engine *e)
 {
     if (!e)
@@ -205,6 +239,8 @@ void engine_free(struct gw_engine *e)
         free(q);
     }
     free(e->buses);
+    free(e->health_buses);
+    free(e->health_devices);
     free(e->by_bus);
     free(e->devices);
     pthread_cond_destroy(&e->ready);

@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "config.h"
 #include "plugin.h"
+#include "sink.h"
 
 struct gw_engine;
 
@@ -22,9 +23,15 @@ int engine_create(const struct gw_config *cfg, const struct gw_kinds *kinds, boo
 /* Start every bus thread.  Returns 0 or a negative errno. */
 int engine_start(struct gw_engine *engine);
 
-/* The next sample, waiting up to timeout_ms; the caller owns it (free
- * with sample_free() and free()).  NULL on timeout or when finished. */
-struct gw_sample *engine_next_sample(struct gw_engine *engine, int timeout_ms);
+/* The next sample, waiting up to timeout_ms, and its device; the caller
+ * owns the sample (free with sample_free() and free()).  NULL on timeout
+ * or when finished. */
+struct gw_sample *engine_next_sample(struct gw_engine *engine, int timeout_ms,
+                                     const struct gw_device_cfg **device);
+
+/* The buses' and devices' part of a health report: h->buses and
+ * h->devices point into the engine, valid until the next call. */
+void engine_health(struct gw_engine *engine, struct gw_health *h);
 
 /* True once every bus thread has ended and every sample was taken. */
 bool engine_finished(struct gw_engine *engine);

@@ -51,6 +51,7 @@ void link_close(struct gw_link *link)
     modbus_close(link->mb);
     modbus_free(link->mb);
     link->mb = NULL;
+    atomic_store(&link->stats.connected, false);
 }
 
 static void set_timeout(modbus_t *mb, int ms)
@@ -102,6 +103,7 @@ bool link_ensure(struct gw_link *link, int64_t now_ns)
     }
     link->mb = mb;
     link->stats.reconnects++;
+    atomic_store(&link->stats.connected, true);
     link->consecutive_errors = 0;
     link->backoff_ms = BACKOFF_MIN_MS;
     log_info("bus '%s': connected to %s", link->cfg->id, endpoint(link->cfg));

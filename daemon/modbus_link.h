@@ -11,12 +11,15 @@
 #define GW_MODBUS_LINK_H
 
 #include <modbus/modbus.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include "config.h"
 #include "device.h"
 
+/* Written by the bus thread, read by the main thread for health. */
 struct gw_link_stats {
-    uint64_t requests, errors, timeouts, reconnects;
+    _Atomic uint64_t requests, errors, timeouts, reconnects;
+    atomic_bool connected;
 };
 
 struct gw_link {
