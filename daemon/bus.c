@@ -104,6 +104,10 @@ static void *bus_thread(void *arg)
 {
     struct gw_bus *bus = arg;
     struct sched_entry next;
+    /* Connect now rather than at the first due poll, so that readiness
+     * ("every bus tried") does not wait for the longest interval. */
+    link_ensure(&bus->link, clock_mono_ns());
+    atomic_store(&bus->tried, true);
     while (!atomic_load(&bus->stop) && sched_peek(&bus->sched)) {
         wait_until(bus, sched_peek(&bus->sched)->due);
         if (atomic_load(&bus->stop))

@@ -30,6 +30,7 @@ struct gw_bus {
     pthread_t thread;
     bool started;
     atomic_bool stop;
+    atomic_bool tried;             /* its link was attempted once */
     atomic_bool finished;
     pthread_mutex_t lock;
     pthread_cond_t wake;

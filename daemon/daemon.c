@@ -8,6 +8,8 @@
 #include "log.h"
 #include "plugin.h"
 #include "sample.h"
+#include "scheduler.h"
+#include "sd_notify.h"
 
 struct gw_daemon {
     char *config_path;
@@ -15,6 +17,10 @@ struct gw_daemon {
     struct gw_kinds kinds;
     struct gw_engine *engine;
     bool once;
+    /* systemd: readiness, watchdog, status */
+    bool ready;
+    int64_t watchdog_ns, next_watchdog_ns, next_status_ns;
+    uint64_t polls_at_watchdog;
 };
 
 int daemon_load(const char *path, struct gw_config **cfg, struct gw_kinds *kinds)
@@ -117,6 +123,37 @@ void daemon_check_samples(struct gw_daemon *d)
     fflush(stdout);
 }
 
+/* Tell systemd how polling goes: READY=1 once every bus has been tried,
+ * STATUS= every 10 s, and WATCHDOG=1 only while polls make progress, so
+ * that a wedged daemon is restarted rather than reported alive. */
+void daemon_check_systemd(struct gw_daemon *d)
+{
+    if (!d->engine)
+        return;
+    int64_t now = clock_mono_ns();
+    uint64_t polls, failed, requests;
+    engine_counts(d->engine, &polls, &failed, &requests);
+    if (!d->ready && engine_all_tried(d->engine)) {
+        d->ready = true;
+        d->watchdog_ns = sd_watchdog_interval_ns();
+        d->next_watchdog_ns = now;
+        sd_notify_send("READY=1");
+    }
+    if (d->ready && now >= d->next_status_ns) {
+        char status[160];
+        snprintf(status, sizeof status, "STATUS=%zu devices on %zu buses; %llu polls, %llu without answer",
+                 d->cfg->n_devices, d->cfg->n_buses, (unsigned long long)polls, (unsigned long long)failed);
+        sd_notify_send(status);
+        d->next_status_ns = now + 10 * GW_NS_PER_S;
+    }
+    bool progress = polls != d->polls_at_watchdog || d->cfg->n_devices == 0;
+    if (d->watchdog_ns && now >= d->next_watchdog_ns && progress) {
+        sd_notify_send("WATCHDOG=1");
+        d->polls_at_watchdog = polls;
+        d->next_watchdog_ns = now + d->watchdog_ns / 2;
+    }
+}
+
 bool daemon_check_finished(struct gw_daemon *d)
 {
     return d->once && engine_finished(d->engine);
@@ -138,10 +175,12 @@ static void drain(struct gw_daemon *d)
 void daemon_check_reload(struct gw_daemon *d)
 {
     log_info("reloading %s", d->config_path);
+    sd_notify_send("RELOADING=1");
     struct gw_config *cfg = NULL;
     struct gw_kinds kinds;
     if (daemon_load(d->config_path, &cfg, &kinds)) {
         log_error("the new configuration has errors (above); keeping the running one");
+        sd_notify_send("READY=1");
         return;
     }
     /* Build the new engine while the running one still polls: if its
@@ -153,6 +192,7 @@ void daemon_check_reload(struct gw_daemon *d)
         log_error("the new configuration cannot start (%s); keeping the running one", strerror(-rc));
         kinds_free(&kinds);
         config_free(cfg);
+        sd_notify_send("READY=1");
         return;
     }
     drain(d);
@@ -161,6 +201,7 @@ void daemon_check_reload(struct gw_daemon *d)
     d->cfg = cfg;
     d->kinds = kinds;
     d->engine = next;
+    d->ready = false;  /* READY=1 again once the new buses were tried */
     if (start_engine(d))
         log_error("the new configuration could not start its bus threads; polling is incomplete");
 }
@@ -169,6 +210,7 @@ void daemon_close(struct gw_daemon *d)
 {
     if (!d)
         return;
+    sd_notify_send("STOPPING=1");
     drain(d);
     kinds_free(&d->kinds);
     config_free(d->cfg);

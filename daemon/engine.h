@@ -33,6 +33,9 @@ struct gw_sample *engine_next_sample(struct gw_engine *engine, int timeout_ms,
  * h->devices point into the engine, valid until the next call. */
 void engine_health(struct gw_engine *engine, struct gw_health *h);
 
+/* True once every bus has attempted its connection (for READY=1). */
+bool engine_all_tried(struct gw_engine *engine);
+
 /* True once every bus thread has ended and every sample was taken. */
 bool engine_finished(struct gw_engine *engine);
 

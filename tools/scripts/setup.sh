@@ -6,7 +6,7 @@ set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 
 packages="build-essential cmake pkg-config libmodbus-dev libpaho-mqtt-dev
-  libconfig-dev libcunit1-dev libcjson-dev libcurl4-openssl-dev socat"
+  libconfig-dev libcunit1-dev libcjson-dev libcurl4-openssl-dev socat systemd"
 
 missing=""
 for p in $packages; do
