@@ -81,7 +81,7 @@ static const struct quantity meter_quantities[] = {
     { "current_l3", m_i3, Q_EXTENSIVE, 0 },
     { "energy_kwh", m_energy, Q_EXTENSIVE | Q_COUNTER, 2.0e6 },
     { "reactive_energy_kvarh", m_kvarh, Q_EXTENSIVE | Q_COUNTER, 4.0e5 },
-    { "demand_kw", m_demand, Q_EXTENSIVE, 0 },
+    { "meter_demand_kw", m_demand, Q_EXTENSIVE, 0 },
     { "alarm", m_zero, 0, 0 },
 };
 
