@@ -13,10 +13,8 @@
 
 #define N(a) (sizeof(a) / sizeof(*(a)))
 
-const char *const gw_severity_names[4] = { "critical", "high", "medium", "low" };
 static const char *const log_level_names[] = { "error", "warning", "info", "debug" };
 static const char *const parity_names[] = { "N", "E", "O" };
-static const char *const rule_type_names[] = { "limit", "state" };
 static const char *const influx_api_names[] = { "v1", "v2" };
 static const char *const mqtt_version_names[] = { "3.1.1", "5" };
 
@@ -44,6 +42,7 @@ static const struct schema_key daemon_keys[] = {
     { .name = "plugin_dir", .type = SCHEMA_STRING, DAEMON(plugin_dir), .def_str = GW_DEFAULT_PLUGIN_DIR },
     { .name = "profile_dir", .type = SCHEMA_STRING, DAEMON(profile_dir), .def_str = GW_DEFAULT_PROFILE_DIR },
     { .name = "spool_dir", .type = SCHEMA_STRING, DAEMON(spool_dir), .def_str = "/var/lib/greenwatch/spool" },
+    { .name = "state_file", .type = SCHEMA_STRING, DAEMON(state_file), .def_str = "/var/lib/greenwatch/alarms.json" },
     { .name = "log_level", .type = SCHEMA_ENUM, DAEMON(log_level), .def_num = GW_LOG_INFO,
       .choices = log_level_names, .n_choices = N(log_level_names) },
     { .name = "health_interval_s", .type = SCHEMA_FLOAT, DAEMON(health_interval_s), .def_num = 30,
@@ -154,27 +153,6 @@ static const struct schema_key device_limit_keys[] = {
       .ranged = true, .min = 0, .max = 124 },
     { .name = "max_gap_bits", .type = SCHEMA_INT, DEV(max_gap_bits), .def_num = -1,
       .ranged = true, .min = 0, .max = 1999 },
-};
-
-static int parse_states(const config_setting_t *s, void *target, struct schema_ctx *ctx);
-
-#define RULE(f) SCHEMA_FIELD(struct gw_rule_cfg, f)
-static const struct schema_key rule_keys[] = {
-    { .name = "id", .type = SCHEMA_STRING, RULE(id), .required = true },
-    { .name = "device", .type = SCHEMA_STRING, RULE(device_id), .required = true },
-    { .name = "type", .type = SCHEMA_ENUM, RULE(type), .required = true, .def_num = -1,
-      .choices = rule_type_names, .n_choices = N(rule_type_names) },  /* -1: none valid */
-    { .name = "point", .type = SCHEMA_STRING, RULE(point), .required = true },
-    { .name = "high", .type = SCHEMA_FLOAT, RULE(high), SCHEMA_PRESENT(struct gw_rule_cfg, has_high) },
-    { .name = "low", .type = SCHEMA_FLOAT, RULE(low), SCHEMA_PRESENT(struct gw_rule_cfg, has_low) },
-    { .name = "deadband", .type = SCHEMA_FLOAT, RULE(deadband), .ranged = true, .min = 0, .max = 1e12 },
-    { .name = "on_delay_s", .type = SCHEMA_FLOAT, RULE(on_delay_s), .ranged = true, .min = 0, .max = 604800 },
-    { .name = "off_delay_s", .type = SCHEMA_FLOAT, RULE(off_delay_s), .ranged = true, .min = 0, .max = 604800 },
-    { .name = "severity", .type = SCHEMA_ENUM, RULE(severity), .def_num = GW_SEVERITY_MEDIUM,
-      .choices = gw_severity_names, .n_choices = 4 },
-    { .name = "states", .type = SCHEMA_CUSTOM, .parse = parse_states },
-    { .name = "message", .type = SCHEMA_STRING, RULE(message) },
-    { .name = "enabled", .type = SCHEMA_BOOL, RULE(enabled), .def_num = 1 },
 };
 
 static int parse_site(const config_setting_t *s, void *target, struct schema_ctx *ctx);
@@ -426,26 +404,6 @@ static int parse_inline_map(const config_setting_t *s, void *target, struct sche
     return profile_parse(config_setting_parent(s), &dev->inline_map, ctx->diag);
 }
 
-static int parse_states(const config_setting_t *s, void *target, struct schema_ctx *ctx)
-{
-    struct gw_rule_cfg *rule = target;
-    int n = config_setting_is_aggregate(s) ? config_setting_length(s) : -1;
-    if (n < 1) {
-        schema_error(ctx, s, "states must be a non-empty list of values, e.g. [ 1, 2 ]");
-        return -EINVAL;
-    }
-    if (!(rule->states = calloc((size_t)n, sizeof *rule->states)))
-        return -ENOMEM;
-    for (int i = 0; i < n; i++) {
-        if (!schema_number(config_setting_get_elem(s, (unsigned)i), &rule->states[i])) {
-            schema_error(ctx, s, "states must hold numbers");
-            return -EINVAL;
-        }
-    }
-    rule->n_states = (size_t)n;
-    return 0;
-}
-
 /* Parse a list of groups into a fresh array of elements of size elem,
  * recording each element's line at line_offset. */
 static int parse_list(const config_setting_t *s, const struct schema_key *keys, size_t n_keys,
@@ -515,9 +473,7 @@ static int parse_devices(const config_setting_t *s, void *target, struct schema_
 
 static int parse_rules(const config_setting_t *s, void *target, struct schema_ctx *ctx)
 {
-    struct gw_config *cfg = target;
-    return parse_list(s, rule_keys, N(rule_keys), sizeof *cfg->rules, offsetof(struct gw_rule_cfg, line),
-                      (void **)&cfg->rules, &cfg->n_rules, "rule", ctx);
+    return rules_config_parse(s, target, ctx);  /* rules/rules_config.c */
 }
 
 /* ---- cross-checks ----------------------------------------------------- */
@@ -746,40 +702,18 @@ static int check_device(struct check *c, struct gw_device_cfg *dev, size_t index
     return rc == -ENOMEM ? rc : 0;
 }
 
-static void check_rule(struct check *c, const struct gw_rule_cfg *rule, size_t index)
-{
-    for (size_t j = 0; j < index; j++)
-        if (c->cfg->rules[j].id && strcmp(c->cfg->rules[j].id, rule->id) == 0)
-            diag_add(c->diag, c->file, rule->line, "rule '%s' is defined twice (first at line %d)",
-                     rule->id, c->cfg->rules[j].line);
-    const struct gw_device_cfg *dev = config_find_device(c->cfg, rule->device_id);
-    if (!dev)
-        diag_add(c->diag, c->file, rule->line, "rule '%s': unknown device '%s'", rule->id, rule->device_id);
-    else if (dev->profile && profile_find_point(dev->profile, rule->point) < 0)
-        diag_add(c->diag, c->file, rule->line, "rule '%s': device '%s' has no point '%s'",
-                 rule->id, rule->device_id, rule->point);
-    if (rule->type == GW_RULE_LIMIT && !rule->has_high && !rule->has_low)
-        diag_add(c->diag, c->file, rule->line, "rule '%s': a limit rule needs high and/or low", rule->id);
-    if (rule->type == GW_RULE_LIMIT && rule->has_high && rule->has_low && rule->low >= rule->high)
-        diag_add(c->diag, c->file, rule->line, "rule '%s': low %g must be below high %g", rule->id, rule->low, rule->high);
-    if (rule->type == GW_RULE_STATE && !rule->n_states)
-        diag_add(c->diag, c->file, rule->line, "rule '%s': a state rule needs states = [ ... ]", rule->id);
-}
-
 static int check_config(struct check *c)
 {
     struct gw_daemon_cfg *d = &c->cfg->daemon;
     if (resolve_path(&d->plugin_dir, c->file) || resolve_path(&d->profile_dir, c->file) ||
-        resolve_path(&d->spool_dir, c->file) || resolve_sink_paths(c->cfg) || mqtt_defaults(c->cfg))
+        resolve_path(&d->spool_dir, c->file) || resolve_path(&d->state_file, c->file) || resolve_sink_paths(c->cfg) || mqtt_defaults(c->cfg))
         return -ENOMEM;
     check_buses(c);
     for (size_t i = 0; i < c->cfg->n_devices; i++)
         if (c->cfg->devices[i].id && c->cfg->devices[i].bus_id &&
             check_device(c, &c->cfg->devices[i], i) == -ENOMEM)
             return -ENOMEM;
-    for (size_t i = 0; i < c->cfg->n_rules; i++)
-        if (c->cfg->rules[i].id && c->cfg->rules[i].device_id && c->cfg->rules[i].point)
-            check_rule(c, &c->cfg->rules[i], i);
+    rules_config_check(c->cfg, c->diag);
     return 0;
 }
 
@@ -879,11 +813,7 @@ void config_free(struct gw_config *cfg)
         free(cfg->profiles[i]);
     }
     free(cfg->profiles);
-    for (size_t i = 0; i < cfg->n_rules; i++) {
-        schema_free(rule_keys, N(rule_keys), &cfg->rules[i]);
-        free(cfg->rules[i].states);
-    }
-    free(cfg->rules);
+    rules_config_free(cfg->rules, cfg->n_rules);
     free(cfg->file);
     free(cfg);
 }

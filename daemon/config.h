@@ -11,6 +11,7 @@
 #include "diag.h"
 #include "planner.h"
 #include "profile.h"
+#include "rules/rules_config.h"
 
 #define GW_HOST_MAX 256
 
@@ -21,6 +22,7 @@ struct gw_site_cfg {
 
 struct gw_daemon_cfg {
     char *plugin_dir, *profile_dir, *spool_dir;  /* absolute after loading */
+    char *state_file;          /* alarm states across restarts; absolute after loading */
     int log_level;                                /* enum gw_log_level */
     double health_interval_s;
 };
@@ -85,23 +87,6 @@ struct gw_influx_cfg {
 
 struct gw_spool_cfg {
     int max_mb, segment_kb, fsync_ms;
-};
-
-enum gw_severity { GW_SEVERITY_CRITICAL, GW_SEVERITY_HIGH, GW_SEVERITY_MEDIUM, GW_SEVERITY_LOW };
-extern const char *const gw_severity_names[4];
-
-enum gw_rule_type { GW_RULE_LIMIT, GW_RULE_STATE };
-
-struct gw_rule_cfg {
-    char *id, *device_id, *point, *message;
-    int type;                  /* enum gw_rule_type */
-    int severity;              /* enum gw_severity */
-    bool has_high, has_low;
-    double high, low, deadband, on_delay_s, off_delay_s;
-    double *states;            /* state rules: values meaning "in alarm" */
-    size_t n_states;
-    bool enabled;
-    int line;
 };
 
 struct gw_config {

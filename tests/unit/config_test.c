@@ -807,8 +807,9 @@ static void test_rules(void)
         { "empty states", BASE RULE("type = \"state\"; point = \"p\";\n states = [ ];"),
           { E("states = [ ]", "states must be a non-empty list of values"),
             E("id = \"r\"", "rule 'r': a state rule needs states = [ ... ]") } },
-        { "unknown type", BASE RULE("type = \"rate\"; point = \"p\";"),
-          { E("rate", "rule 'r': type = \"rate\" is not one of: limit, state") } },
+        { "unknown type", BASE RULE("type = \"ratio\"; point = \"p\";"),
+          { E("ratio", "rule 'r': type = \"ratio\" is not one of: limit, state, comm_loss, stale, rate, spike, "
+                       "flatline, schedule, maintenance, expression, baseline") } },
         { "negative deadband", BASE RULE("type = \"limit\"; point = \"p\"; high = 1.0;\n deadband = -1.0;"),
           { E("deadband = -1.0", "rule 'r': deadband = -1 is out of range") } },
     };

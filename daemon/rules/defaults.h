@@ -1,0 +1,28 @@
+/*
+ * The rules the engine runs: every enabled device's kind default rules
+ * (from its plugin's default_rules), each overridden key by key by a site
+ * rule of the same id and device, then the device's own site rules.  A
+ * site rule with `enabled = false` drops the rule; one with another type
+ * than the default's replaces it.
+ */
+#ifndef GW_RULES_DEFAULTS_H
+#define GW_RULES_DEFAULTS_H
+
+#include "config.h"
+#include "plugin.h"
+
+struct rule_set {
+    struct gw_rule_cfg *rules;  /* each with its device_id */
+    size_t n, cap;
+    char **origins;             /* names of the kinds' default rule texts, for messages */
+    size_t n_origins;
+};
+
+/* Build set (free with rule_set_free in every case).  kinds may be NULL.
+ * Returns 0, -EINVAL (problems in diag) or -ENOMEM. */
+int rules_resolve(const struct gw_config *cfg, const struct gw_kinds *kinds, struct gw_diag *diag,
+                  struct rule_set *set);
+
+void rule_set_free(struct rule_set *set);
+
+#endif
