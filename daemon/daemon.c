@@ -7,6 +7,7 @@
 #include "engine.h"
 #include "log.h"
 #include "plugin.h"
+#include "rules/rules.h"
 #include "sample.h"
 #include "scheduler.h"
 #include "sd_notify.h"
@@ -16,6 +17,7 @@ struct gw_daemon {
     struct gw_config *cfg;
     struct gw_kinds kinds;
     struct gw_engine *engine;
+    struct gw_rules *rules;
     bool once;
     /* systemd: readiness, watchdog, status */
     bool ready;
@@ -30,6 +32,8 @@ int daemon_load(const char *path, struct gw_config **cfg, struct gw_kinds *kinds
     int rc = config_load(path, cfg, &diag);
     if (rc == 0)
         rc = kinds_load(*cfg, kinds, &diag);
+    if (rc == 0)
+        rc = rules_check(*cfg, kinds, &diag);
     if (rc == -ENOMEM)
         fprintf(stderr, "%s: out of memory while loading\n", path);
     diag_print(&diag, stderr);
@@ -82,10 +86,38 @@ static int start_engine(struct gw_daemon *d)
     return rc;
 }
 
+/* Every alarm transition, as it happens. */
+static void on_alarm(const struct gw_alarm_event *ev, void *arg)
+{
+    (void)arg;
+    const struct gw_alarm_info *a = &ev->alarm;
+    enum gw_log_level level = a->state == GW_ALARM_ACTIVE_UNACKED ? GW_LOG_WARNING : GW_LOG_INFO;
+    char value[64] = "";
+    if (a->has_value && a->has_limit)
+        snprintf(value, sizeof value, " (value %g, limit %g)", a->value, a->limit);
+    else if (a->has_value)
+        snprintf(value, sizeof value, " (value %g)", a->value);
+    gw_log(level, "alarm %s/%s [%s]: %s -> %s%s: %s", a->device, a->rule, gw_severity_names[a->severity],
+           alarm_state_name(ev->from_state), alarm_state_name(a->state), value, a->message);
+}
+
+/* The rule engine comes first: it sets the process's TZ (the site's), which
+ * must happen before any other thread runs. */
+static int start_rules(struct gw_daemon *d)
+{
+    int rc = rules_create(d->cfg, &d->kinds, d->cfg->daemon.state_file, on_alarm, d, clock_wall_ms(), &d->rules);
+    if (rc)
+        log_error("cannot start the rules: %s", strerror(-rc));
+    return rc;
+}
+
 int daemon_start(struct gw_daemon *d, bool once)
 {
     d->once = once;
-    int rc = engine_create(d->cfg, &d->kinds, once, &d->engine);
+    int rc = start_rules(d);
+    if (rc)
+        return rc;
+    rc = engine_create(d->cfg, &d->kinds, once, &d->engine);
     if (rc) {
         log_error("cannot start polling: %s", strerror(-rc));
         return rc;
@@ -115,12 +147,28 @@ static void publish_and_free(struct gw_daemon *d, struct gw_sample *s)
     free(s);
 }
 
+/* Evaluate and publish every sample waiting, after waiting up to
+ * timeout_ms for one. */
+static void publish_waiting(struct gw_daemon *d, int timeout_ms)
+{
+    const struct gw_device_cfg *device;
+    for (struct gw_sample *s; (s = engine_next_sample(d->engine, timeout_ms, &device)); timeout_ms = 0) {
+        if (d->rules)
+            rules_eval_sample(d->rules, s, device, clock_wall_ms());
+        publish_and_free(d, s);
+    }
+    fflush(stdout);
+}
+
 void daemon_check_samples(struct gw_daemon *d)
 {
-    struct gw_sample *s = engine_next_sample(d->engine, 500, NULL);
-    for (; s; s = engine_next_sample(d->engine, 0, NULL))
-        publish_and_free(d, s);
-    fflush(stdout);
+    publish_waiting(d, 500);
+}
+
+void daemon_check_rules(struct gw_daemon *d)
+{
+    if (d->rules)
+        rules_tick(d->rules, clock_wall_ms());
 }
 
 /* Tell systemd how polling goes: READY=1 once every bus has been tried,
@@ -165,9 +213,7 @@ static void drain(struct gw_daemon *d)
     if (!d->engine)
         return;
     engine_stop(d->engine);
-    for (struct gw_sample *s; (s = engine_next_sample(d->engine, 0, NULL));)
-        publish_and_free(d, s);
-    fflush(stdout);
+    publish_waiting(d, 0);
     engine_free(d->engine);
     d->engine = NULL;
 }
@@ -196,11 +242,15 @@ void daemon_check_reload(struct gw_daemon *d)
         return;
     }
     drain(d);
+    rules_free(d->rules);  /* saves: the new rules continue from the same state */
+    d->rules = NULL;
     kinds_free(&d->kinds);
     config_free(d->cfg);
     d->cfg = cfg;
     d->kinds = kinds;
     d->engine = next;
+    if (start_rules(d))
+        log_error("alarms are not evaluated until a configuration with valid rules is loaded");
     d->ready = false;  /* READY=1 again once the new buses were tried */
     if (start_engine(d))
         log_error("the new configuration could not start its bus threads; polling is incomplete");
@@ -212,6 +262,7 @@ void daemon_close(struct gw_daemon *d)
         return;
     sd_notify_send("STOPPING=1");
     drain(d);
+    rules_free(d->rules);
     kinds_free(&d->kinds);
     config_free(d->cfg);
     free(d->config_path);

@@ -34,6 +34,9 @@ void daemon_check_samples(struct gw_daemon *d);
  * switch to it, otherwise report why and keep running the current one. */
 void daemon_check_reload(struct gw_daemon *d);
 
+/* Time-driven alarm changes (delays, comm loss, shelving expiry, ...). */
+void daemon_check_rules(struct gw_daemon *d);
+
 /* Readiness, status and watchdog for systemd (no-ops outside it). */
 void daemon_check_systemd(struct gw_daemon *d);
 

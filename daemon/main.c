@@ -91,6 +91,7 @@ int main(int argc, char **argv)
     int rc = daemon_start(d, once);
     while (!rc && !stop_requested && !daemon_check_finished(d)) {
         daemon_check_samples(d);
+        daemon_check_rules(d);
         daemon_check_systemd(d);
         if (reload_requested) {
             reload_requested = 0;

@@ -139,7 +139,8 @@ int rules_create(const struct gw_config *cfg, const struct gw_kinds *kinds, cons
     r->arg = arg;
     r->now_ms = r->saved_ms = now_ms;
     int rc = resolve_logged(cfg, kinds, &r->set);
-    if (!rc && state_file && !(r->state_file = strdup(state_file)))
+    /* Without rules there is no state to keep, and no file to touch. */
+    if (!rc && state_file && r->set.n && !(r->state_file = strdup(state_file)))
         rc = -ENOMEM;
     if (!rc)
         rc = build(r, now_ms);

@@ -165,7 +165,7 @@ static const char broken[] =
 /* Valid, but its one device's plugin refuses it at start. */
 static const char refused[] =
     "site = { id = \"itest\"; };\n"
-    "daemon = { plugin_dir = \"" GW_ITEST_PLUGIN_DIR "\"; };\n"
+    "daemon = { plugin_dir = \"" GW_ITEST_PLUGIN_DIR "\"; state_file = \"alarms.json\"; spool_dir = \"spool\"; };\n"
     "buses = ( { id = \"live\"; tcp = \"127.0.0.1:%d\"; } );\n"
     "devices = ( { id = \"main\"; bus = \"live\"; unit = 1; kind = \"refuse\";\n"
     "  points = ( { name = \"kw\"; table = \"holding\"; address = 0; } ); } );\n";

@@ -27,7 +27,7 @@
 /* The blocks every test configuration starts with. */
 #define CONFIG_HEAD                                                      \
     "site = { id = \"itest\"; name = \"Integration\"; };\n"              \
-    "daemon = { plugin_dir = \"" GW_TEST_PLUGIN_DIR "\"; };\n"
+    "daemon = { plugin_dir = \"" GW_TEST_PLUGIN_DIR "\"; state_file = \"alarms.json\"; spool_dir = \"spool\"; };\n"
 
 /* Like CU_ASSERT, and on failure jumps to label (where the test stops
  * what it started). */

@@ -87,7 +87,8 @@ static int sim_command(const struct sim *s, const char *cmd, const char *arg)
 
 static const char daemon_conf[] =
     "site = { id = \"kinds\"; timezone = \"Asia/Shanghai\"; };\n"
-    "daemon = { plugin_dir = \"" GW_TEST_PLUGIN_DIR "\"; profile_dir = \"" GW_SOURCE_DIR "/config/profiles\"; };\n"
+    "daemon = { plugin_dir = \"" GW_TEST_PLUGIN_DIR "\"; profile_dir = \"" GW_SOURCE_DIR "/config/profiles\";\n"
+    "           state_file = \"alarms.json\"; spool_dir = \"spool\"; };\n"
     "buses = ( { id = \"plant\"; tcp = \"127.0.0.1:%d\"; timeout_ms = 2000; },\n"
     "          { id = \"meters\"; tcp = \"127.0.0.1:%d\"; timeout_ms = 2000; } );\n"
     "devices = (\n"

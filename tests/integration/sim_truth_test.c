@@ -68,7 +68,8 @@ static int start(void)
         fclose(f);
     len = snprintf(daemon_conf, sizeof daemon_conf,
                    "site = { id = \"truth\"; };\n"
-                   "daemon = { plugin_dir = \"" GW_TEST_PLUGIN_DIR "\"; profile_dir = \"" GW_SOURCE_DIR "/config/profiles\"; };\n"
+                   "daemon = { plugin_dir = \"" GW_TEST_PLUGIN_DIR "\"; profile_dir = \"" GW_SOURCE_DIR "/config/profiles\";\n"
+    "           state_file = \"alarms.json\"; spool_dir = \"spool\"; };\n"
                    "buses = ( { id = \"b\"; tcp = \"127.0.0.1:%d\"; timeout_ms = 3000; } );\ndevices = (\n", port);
     for (size_t i = 0; i < N_DEVICES; i++)
         len += snprintf(daemon_conf + len, sizeof daemon_conf - (size_t)len,
