@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "itest.h"
 #include "profile.h"
@@ -81,7 +82,7 @@ static int start(void)
 
 /* The last value the simulator served for device's point, from the truth
  * file: a number, a string, or NULL (the caller deletes *doc). */
-static const cJSON *served(const char *device, const char *point, cJSON **doc)
+static const cJSON *served_now(const char *device, const char *point, cJSON **doc)
 {
     *doc = NULL;
     FILE *f = fopen(truth_path, "r");
@@ -100,6 +101,17 @@ static const cJSON *served(const char *device, const char *point, cJSON **doc)
     if (f)
         fclose(f);
     return *doc ? cJSON_GetObjectItem(cJSON_GetObjectItem(*doc, "points"), point) : NULL;
+}
+
+/* As served_now, allowing the simulator its flush of the truth file (it
+ * flushes between rounds of its event loop, at least every 100 ms). */
+static const cJSON *served(const char *device, const char *point, cJSON **doc)
+{
+    long long deadline = mono_ms() + 2000;
+    const cJSON *value;
+    while (!(value = served_now(device, point, doc)) && mono_ms() < deadline)
+        nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000L }, NULL);  /* re-read: a bounded retry */
+    return value;
 }
 
 /* Register quantisation (half a scale step) and float32 precision; a
