@@ -11,6 +11,7 @@
 #include "sample.h"
 #include "scheduler.h"
 #include "sd_notify.h"
+#include "sinks.h"
 
 struct gw_daemon {
     char *config_path;
@@ -18,6 +19,8 @@ struct gw_daemon {
     struct gw_kinds kinds;
     struct gw_engine *engine;
     struct gw_rules *rules;
+    struct gw_sinks *sinks;      /* NULL: samples go to stdout */
+    int64_t started_ns, next_health_ns;
     bool once;
     /* systemd: readiness, watchdog, status */
     bool ready;
@@ -111,10 +114,38 @@ static int start_rules(struct gw_daemon *d)
     return rc;
 }
 
+/* Open and start the sinks the configuration names.  Without any, samples
+ * are written to stdout. */
+static int start_sinks(struct gw_daemon *d)
+{
+    int rc = sinks_open(d->cfg, &d->sinks);
+    if (!rc && sinks_empty(d->sinks)) {
+        sinks_close(d->sinks);
+        d->sinks = NULL;
+    }
+    if (!rc && d->sinks)
+        rc = sinks_start(d->sinks);
+    if (rc) {
+        sinks_close(d->sinks);
+        d->sinks = NULL;
+        log_error("cannot start the sinks: %s", strerror(-rc));
+    }
+    return rc;
+}
+
+static void schedule_health(struct gw_daemon *d)
+{
+    d->next_health_ns = clock_mono_ns() + (int64_t)(d->cfg->daemon.health_interval_s * 1e9);
+}
+
 int daemon_start(struct gw_daemon *d, bool once)
 {
     d->once = once;
+    d->started_ns = clock_mono_ns();
+    schedule_health(d);
     int rc = start_rules(d);
+    if (!rc)
+        rc = start_sinks(d);
     if (rc)
         return rc;
     rc = engine_create(d->cfg, &d->kinds, once, &d->engine);
@@ -125,11 +156,14 @@ int daemon_start(struct gw_daemon *d, bool once)
     return start_engine(d);
 }
 
-/* Until the MQTT and InfluxDB sinks are configured, a sample is written as
- * one JSON line on stdout (the reading object plus its device). */
-static void publish(struct gw_daemon *d, struct gw_sample *s)
+/* To the sinks; without sinks, as one JSON line on stdout (the reading
+ * object plus its device), for a first look or a pipe. */
+static void publish(struct gw_daemon *d, struct gw_sample *s, const struct gw_device_cfg *device)
 {
-    (void)d;
+    if (d->sinks) {
+        sinks_submit_sample(d->sinks, s, device);
+        return;
+    }
     char *json = sample_to_json(s, true);
     if (json) {
         fputs(json, stdout);
@@ -140,12 +174,6 @@ static void publish(struct gw_daemon *d, struct gw_sample *s)
     }
 }
 
-static void publish_and_free(struct gw_daemon *d, struct gw_sample *s)
-{
-    publish(d, s);
-    sample_free(s);
-    free(s);
-}
 
 /* Evaluate and publish every sample waiting, after waiting up to
  * timeout_ms for one. */
@@ -155,7 +183,9 @@ static void publish_waiting(struct gw_daemon *d, int timeout_ms)
     for (struct gw_sample *s; (s = engine_next_sample(d->engine, timeout_ms, &device)); timeout_ms = 0) {
         if (d->rules)
             rules_eval_sample(d->rules, s, device, clock_wall_ms());
-        publish_and_free(d, s);
+        publish(d, s, device);
+        sample_free(s);
+        free(s);
     }
     fflush(stdout);
 }
@@ -163,6 +193,19 @@ static void publish_waiting(struct gw_daemon *d, int timeout_ms)
 void daemon_check_samples(struct gw_daemon *d)
 {
     publish_waiting(d, 500);
+}
+
+void daemon_check_health(struct gw_daemon *d)
+{
+    if (!d->sinks || !d->engine || clock_mono_ns() < d->next_health_ns)
+        return;
+    schedule_health(d);
+    struct gw_health h = {
+        .ts_ms = clock_wall_ms(),
+        .uptime_s = (double)(clock_mono_ns() - d->started_ns) / 1e9,
+    };
+    engine_health(d->engine, &h);
+    sinks_submit_health(d->sinks, &h);
 }
 
 void daemon_check_rules(struct gw_daemon *d)
@@ -207,6 +250,21 @@ bool daemon_check_finished(struct gw_daemon *d)
     return d->once && engine_finished(d->engine);
 }
 
+/* How long a stop waits for the sinks to deliver what is spooled; what
+ * is left stays in the spool for the next start. */
+enum { FLUSH_TIMEOUT_MS = 10000 };
+
+/* Give the sinks a bounded time to deliver, then stop them. */
+static void stop_sinks(struct gw_daemon *d)
+{
+    if (!d->sinks)
+        return;
+    if (sinks_flush(d->sinks, FLUSH_TIMEOUT_MS))
+        log_warning("stopping with records still spooled; they are delivered after the next start");
+    sinks_close(d->sinks);
+    d->sinks = NULL;
+}
+
 /* Stop the engine and publish whatever it had already read. */
 static void drain(struct gw_daemon *d)
 {
@@ -242,6 +300,8 @@ void daemon_check_reload(struct gw_daemon *d)
         return;
     }
     drain(d);
+    sinks_close(d->sinks);  /* their spools hand over to the new sinks */
+    d->sinks = NULL;
     rules_free(d->rules);  /* saves: the new rules continue from the same state */
     d->rules = NULL;
     kinds_free(&d->kinds);
@@ -251,6 +311,8 @@ void daemon_check_reload(struct gw_daemon *d)
     d->engine = next;
     if (start_rules(d))
         log_error("alarms are not evaluated until a configuration with valid rules is loaded");
+    if (start_sinks(d))
+        log_error("samples are written to stdout until a configuration with working sinks is loaded");
     d->ready = false;  /* READY=1 again once the new buses were tried */
     if (start_engine(d))
         log_error("the new configuration could not start its bus threads; polling is incomplete");
@@ -262,6 +324,7 @@ void daemon_close(struct gw_daemon *d)
         return;
     sd_notify_send("STOPPING=1");
     drain(d);
+    stop_sinks(d);
     rules_free(d->rules);
     kinds_free(&d->kinds);
     config_free(d->cfg);

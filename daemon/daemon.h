@@ -34,6 +34,9 @@ void daemon_check_samples(struct gw_daemon *d);
  * switch to it, otherwise report why and keep running the current one. */
 void daemon_check_reload(struct gw_daemon *d);
 
+/* Every health_interval_s: report the daemon's health to the sinks. */
+void daemon_check_health(struct gw_daemon *d);
+
 /* Time-driven alarm changes (delays, comm loss, shelving expiry, ...). */
 void daemon_check_rules(struct gw_daemon *d);
 
@@ -43,7 +46,8 @@ void daemon_check_systemd(struct gw_daemon *d);
 /* True when a --once run has published every device's sample. */
 bool daemon_check_finished(struct gw_daemon *d);
 
-/* Stop after the reads in flight, publish what was read, free. */
+/* Stop after the reads in flight, publish what was read, give the sinks
+ * a bounded time to deliver (the rest stays spooled), free. */
 void daemon_close(struct gw_daemon *d);
 
 #endif

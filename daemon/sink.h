@@ -33,6 +33,8 @@ struct gw_health_sink {
     const char *name;
     bool connected;
     uint64_t delivered, failed;  /* records delivered, delivery attempts failed */
+    uint64_t rejected;           /* records the target refused for good (malformed, too large) */
+    bool auth_failed;            /* the target refuses our credentials: raise an alarm */
     struct gw_spool_stats spool;
 };
 

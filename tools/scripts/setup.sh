@@ -6,7 +6,9 @@ set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 
 packages="build-essential cmake pkg-config libmodbus-dev libpaho-mqtt-dev
-  libconfig-dev libcunit1-dev libcjson-dev libcurl4-openssl-dev socat systemd"
+  libconfig-dev libcunit1-dev libcjson-dev libcurl4-openssl-dev socat systemd
+  libssl-dev mosquitto mosquitto-clients openssl
+  zlib1g-dev influxdb victoria-metrics"
 
 missing=""
 for p in $packages; do
