@@ -2,9 +2,11 @@
  * The MQTT sink against a real mosquitto on loopback: exact topics and
  * payloads of readings, availability and status (DESIGN.md, "MQTT"),
  * retained messages seen by a late subscriber, the last will after a
- * SIGKILL, "offline" on a clean stop, MQTT 5, user name and password,
- * TLS with certificates made here (and a wrong CA refused), and a broker
- * outage that loses no reading.
+ * SIGKILL, "offline" on a clean stop, MQTT 5 (and a message the broker
+ * refuses), user name and password, TLS with certificates made here (a
+ * wrong CA and a wrong host name refused), a broker outage that loses no
+ * reading, and a sink killed during an outage whose spool delivers after
+ * a restart.
  *
  * `mqtt_test --sink CONFIG SPOOL DEVICE COUNT` is the child process that
  * runs the sink where a test needs to kill it or read its log: it submits
