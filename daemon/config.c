@@ -92,6 +92,42 @@ static const struct schema_key spool_keys[] = {
     { .name = "fsync_ms", .type = SCHEMA_INT, SPOOL(fsync_ms), .def_num = 200, .ranged = true, .min = 0, .max = 60000 },
 };
 
+/* The default emission-factor set: the national average of China's grid
+ * for 2022, as published in 2024 by the Ministry of Ecology and
+ * Environment and the National Bureau of Statistics. */
+#define FACTORS(f) SCHEMA_FIELD(struct gw_emission_cfg, f)
+static const struct schema_key emission_keys[] = {
+    { .name = "name", .type = SCHEMA_STRING, FACTORS(name), .def_str = "China national grid average 2022" },
+    { .name = "year", .type = SCHEMA_INT, FACTORS(year), .def_num = 2022, .ranged = true, .min = 1990, .max = 2100 },
+    { .name = "source", .type = SCHEMA_STRING, FACTORS(source),
+      .def_str = "MEE & NBS, announcement of the 2022 electricity CO2 emission factors (2024)" },
+    { .name = "electricity_kg_per_kwh", .type = SCHEMA_FLOAT, FACTORS(electricity_kg_per_kwh), .def_num = 0.5366,
+      .ranged = true, .min = 0, .max = 10 },
+    { .name = "gas_kg_per_m3", .type = SCHEMA_FLOAT, FACTORS(gas_kg_per_m3), .def_num = -1,
+      .ranged = true, .min = 0, .max = 100 },  /* -1: not in the set */
+    { .name = "heat_kg_per_kwh", .type = SCHEMA_FLOAT, FACTORS(heat_kg_per_kwh), .def_num = -1,
+      .ranged = true, .min = 0, .max = 10 },
+};
+
+static int parse_emission(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+static int parse_main_meters(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+
+#define REPORT(f) SCHEMA_FIELD(struct gw_report_cfg, f)
+static const struct schema_key report_keys[] = {
+    { .name = "emission_factors", .type = SCHEMA_CUSTOM, .parse = parse_emission },
+    { .name = "main_meters", .type = SCHEMA_CUSTOM, .parse = parse_main_meters },
+    { .name = "occupied_from", .type = SCHEMA_STRING, REPORT(occupied_from), .def_str = "07:30" },
+    { .name = "occupied_to", .type = SCHEMA_STRING, REPORT(occupied_to), .def_str = "18:00" },
+    { .name = "gas_kwh_per_m3", .type = SCHEMA_FLOAT, REPORT(gas_kwh_per_m3), .def_num = 9.97,
+      .ranged = true, .min = 1, .max = 50 },
+    { .name = "anomaly_pct", .type = SCHEMA_FLOAT, REPORT(anomaly_pct), .def_num = 20,
+      .ranged = true, .min = 1, .max = 1000 },
+    { .name = "estimated_below_pct", .type = SCHEMA_FLOAT, REPORT(estimated_below_pct), .def_num = 95,
+      .ranged = true, .min = 0, .max = 100 },
+    { .name = "gap_intervals", .type = SCHEMA_INT, REPORT(gap_intervals), .def_num = 3,
+      .ranged = true, .min = 1, .max = 100000 },
+};
+
 static int parse_tcp(const config_setting_t *s, void *target, struct schema_ctx *ctx);
 
 #define BUS(f) SCHEMA_FIELD(struct gw_bus_cfg, f)
@@ -165,6 +201,8 @@ static int check_secret(const config_setting_t *group, const char *key, const ch
 static int parse_buses(const config_setting_t *s, void *target, struct schema_ctx *ctx);
 static int parse_devices(const config_setting_t *s, void *target, struct schema_ctx *ctx);
 static int parse_rules(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+static int parse_notify(const config_setting_t *s, void *target, struct schema_ctx *ctx);
+static int parse_report(const config_setting_t *s, void *target, struct schema_ctx *ctx);
 
 static const struct schema_key root_keys[] = {
     { .name = "site", .type = SCHEMA_CUSTOM, .parse = parse_site, .required = true },
@@ -175,6 +213,8 @@ static const struct schema_key root_keys[] = {
     { .name = "buses", .type = SCHEMA_CUSTOM, .parse = parse_buses, .required = true },
     { .name = "devices", .type = SCHEMA_CUSTOM, .parse = parse_devices, .required = true },
     { .name = "rules", .type = SCHEMA_CUSTOM, .parse = parse_rules },
+    { .name = "notify", .type = SCHEMA_CUSTOM, .parse = parse_notify },
+    { .name = "report", .type = SCHEMA_CUSTOM, .parse = parse_report },  /* after devices: names them */
 };
 
 /* ---- block parsers ---------------------------------------------------- */
@@ -264,6 +304,88 @@ static int parse_influx(const config_setting_t *s, void *target, struct schema_c
     }
     if (check_secret(s, "password_file", ix->password_file, ctx) || check_secret(s, "token_file", ix->token_file, ctx))
         rc = -EINVAL;
+    return rc;
+}
+
+static int report_defaults(struct gw_report_cfg *r)
+{
+    return schema_defaults(report_keys, N(report_keys), r) ? -ENOMEM
+           : schema_defaults(emission_keys, N(emission_keys), &r->factors);
+}
+
+static void report_free(struct gw_report_cfg *r)
+{
+    schema_free(emission_keys, N(emission_keys), &r->factors);
+    schema_free(report_keys, N(report_keys), r);
+    for (size_t i = 0; i < r->n_main_meters; i++)
+        free(r->main_meters[i]);
+    free(r->main_meters);
+    r->main_meters = NULL;
+    r->n_main_meters = 0;
+}
+
+static int parse_emission(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_report_cfg *r = target;
+    return schema_load(s, emission_keys, N(emission_keys), &r->factors, false, "report: emission_factors", ctx);
+}
+
+/* A list of device ids; devices are loaded before report (root_keys). */
+static int parse_main_meters(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_config *cfg = ctx->user;
+    struct gw_report_cfg *r = target;
+    if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+        schema_error(ctx, s, "report: main_meters must be a list of device ids [ \"...\", ... ]");
+        return -EINVAL;
+    }
+    int n = config_setting_length(s), rc = 0;
+    if (n > 0 && !(r->main_meters = calloc((size_t)n, sizeof *r->main_meters)))
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *id = config_setting_get_string(e);
+        if (!id) {
+            schema_error(ctx, e, "report: main_meters: element %d must be a device id string", i + 1);
+            rc = -EINVAL;
+        } else if (!config_find_device(cfg, id)) {
+            schema_error(ctx, e, "report: main_meters: no device '%s'", id);
+            rc = -EINVAL;
+        } else if (!(r->main_meters[r->n_main_meters++] = strdup(id)))
+            return -ENOMEM;
+    }
+    return rc;
+}
+
+static bool valid_clock_time(const char *t)
+{
+    int h, m, used = 0;
+    return sscanf(t, "%2d:%2d%n", &h, &m, &used) == 2 && used == 5 && t[used] == '\0' && h >= 0 &&
+           h <= 24 && m >= 0 && m < 60 && (h < 24 || m == 0);
+}
+
+static int parse_report(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_config *cfg = target;
+    struct gw_report_cfg *r = &cfg->report;
+    report_free(r);  /* the defaults */
+    if (report_defaults(r))
+        return -ENOMEM;
+    struct schema_ctx report_ctx = { .diag = ctx->diag, .user = cfg };
+    int rc = schema_load(s, report_keys, N(report_keys), r, false, "report", &report_ctx);
+    const char *names[] = { "occupied_from", "occupied_to" };
+    const char *values[] = { r->occupied_from, r->occupied_to };
+    for (size_t i = 0; i < N(names); i++) {
+        if (values[i] && !valid_clock_time(values[i])) {
+            schema_error(ctx, config_setting_get_member(s, names[i]), "report: %s = \"%s\" is not a time HH:MM",
+                         names[i], values[i]);
+            rc = -EINVAL;
+        }
+    }
+    if (rc == 0 && strcmp(r->occupied_from, r->occupied_to) >= 0) {
+        schema_error(ctx, s, "report: occupied_from must be before occupied_to");
+        rc = -EINVAL;
+    }
     return rc;
 }
 
@@ -476,6 +598,12 @@ static int parse_rules(const config_setting_t *s, void *target, struct schema_ct
     return rules_config_parse(s, target, ctx);  /* rules/rules_config.c */
 }
 
+static int parse_notify(const config_setting_t *s, void *target, struct schema_ctx *ctx)
+{
+    struct gw_config *cfg = target;
+    return notify_config_parse(s, &cfg->notify, ctx);  /* notify_config.c */
+}
+
 /* ---- cross-checks ----------------------------------------------------- */
 
 struct check {
@@ -527,6 +655,16 @@ static int mqtt_defaults(struct gw_config *cfg)
     if (!m->topic_prefix && asprintf(&m->topic_prefix, "greenwatch/%s", site) < 0)
         return -ENOMEM;
     return 0;
+}
+
+/* A wildcard in a topic we publish to makes the broker drop the connection. */
+static void check_mqtt(struct check *c)
+{
+    const struct gw_mqtt_cfg *m = &c->cfg->mqtt;
+    if (m->present && m->topic_prefix && strpbrk(m->topic_prefix, "+#"))
+        diag_add(c->diag, c->file, 0, "mqtt: topic_prefix '%s' must not contain '+' or '#'", m->topic_prefix);
+    if (m->present && c->cfg->site.id && !m->topic_prefix && strpbrk(c->cfg->site.id, "+#/"))
+        diag_add(c->diag, c->file, 0, "site: id '%s' must not contain '+', '#' or '/'", c->cfg->site.id);
 }
 
 static void check_buses(struct check *c)
@@ -679,8 +817,24 @@ static int resolve_map(struct check *c, struct gw_device_cfg *dev)
     return rc == 0 && dev->profile->n_points ? 0 : rc ? rc : -EINVAL;
 }
 
+/* Ids become MQTT topic levels, InfluxDB tag values and file names: keep
+ * them to characters that mean nothing special in any of those. */
+static bool valid_id(const char *id)
+{
+    if (!*id)
+        return false;
+    for (; *id; id++)
+        if (!((*id >= 'a' && *id <= 'z') || (*id >= 'A' && *id <= 'Z') || (*id >= '0' && *id <= '9') ||
+              *id == '_' || *id == '-' || *id == '.'))
+            return false;
+    return true;
+}
+
 static int check_device(struct check *c, struct gw_device_cfg *dev, size_t index)
 {
+    if (!valid_id(dev->id))
+        diag_add(c->diag, c->file, dev->line,
+                 "device '%s': ids may hold letters, digits, '_', '-' and '.' only", dev->id);
     for (size_t j = 0; j < index; j++) {
         const struct gw_device_cfg *o = &c->cfg->devices[j];
         if (o->id && strcmp(o->id, dev->id) == 0)
@@ -709,6 +863,7 @@ static int check_config(struct check *c)
         resolve_path(&d->spool_dir, c->file) || resolve_path(&d->state_file, c->file) || resolve_sink_paths(c->cfg) || mqtt_defaults(c->cfg))
         return -ENOMEM;
     check_buses(c);
+    check_mqtt(c);
     for (size_t i = 0; i < c->cfg->n_devices; i++)
         if (c->cfg->devices[i].id && c->cfg->devices[i].bus_id &&
             check_device(c, &c->cfg->devices[i], i) == -ENOMEM)
@@ -751,6 +906,8 @@ int config_load(const char *path, struct gw_config **out, struct gw_diag *diag)
         rc = schema_defaults(daemon_keys, N(daemon_keys), &cfg->daemon);
         if (!rc)
             rc = schema_defaults(spool_keys, N(spool_keys), &cfg->spool);
+        if (!rc)
+            rc = report_defaults(&cfg->report);
         if (!rc)
             rc = schema_load(config_root_setting(&lc), root_keys, N(root_keys), cfg, false, "configuration", &ctx);
         if (rc != -ENOMEM) {
@@ -800,6 +957,7 @@ void config_free(struct gw_config *cfg)
     schema_free(daemon_keys, N(daemon_keys), &cfg->daemon);
     schema_free(mqtt_keys, N(mqtt_keys), &cfg->mqtt);
     schema_free(influx_keys, N(influx_keys), &cfg->influx);
+    report_free(&cfg->report);
     for (size_t i = 0; i < cfg->n_buses; i++) {
         schema_free(bus_keys, N(bus_keys), &cfg->buses[i]);
         free(cfg->buses[i].tcp);
@@ -814,6 +972,7 @@ void config_free(struct gw_config *cfg)
     }
     free(cfg->profiles);
     rules_config_free(cfg->rules, cfg->n_rules);
+    notify_config_free(&cfg->notify);
     free(cfg->file);
     free(cfg);
 }

@@ -9,6 +9,7 @@
 #include <greenwatch/plugin.h>
 #include <stdbool.h>
 #include "diag.h"
+#include "notify_config.h"
 #include "planner.h"
 #include "profile.h"
 #include "rules/rules_config.h"
@@ -89,6 +90,26 @@ struct gw_spool_cfg {
     int max_mb, segment_kb, fsync_ms;
 };
 
+/* An emission-factor set: what one unit of each energy emits, kg CO2e.
+ * A factor below 0 is not in the set (that energy is not counted). */
+struct gw_emission_cfg {
+    char *name, *source;
+    int year;
+    double electricity_kg_per_kwh, gas_kg_per_m3, heat_kg_per_kwh;
+};
+
+/* The greenwatch report tool's settings (docs/reports.md). */
+struct gw_report_cfg {
+    struct gw_emission_cfg factors;
+    char **main_meters;        /* device ids of whole-building meters */
+    size_t n_main_meters;
+    char *occupied_from, *occupied_to;   /* "HH:MM", local time, Monday to Friday */
+    double gas_kwh_per_m3;     /* gas volume to energy, for EUI */
+    double anomaly_pct;        /* month-on-month and year-on-year change listed beyond this */
+    double estimated_below_pct;          /* completeness below which an entry is estimated */
+    int gap_intervals;         /* gaps longer than this many poll intervals are listed */
+};
+
 struct gw_config {
     char *file;
     struct gw_site_cfg site;
@@ -96,6 +117,8 @@ struct gw_config {
     struct gw_mqtt_cfg mqtt;
     struct gw_influx_cfg influx;
     struct gw_spool_cfg spool;
+    struct gw_report_cfg report;
+    struct gw_notify_cfg notify;  /* notify_config.h */
     struct gw_bus_cfg *buses;
     size_t n_buses;
     struct gw_device_cfg *devices;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "command.h"
 #include "config.h"
 #include "engine.h"
 #include "log.h"
@@ -11,6 +12,7 @@
 #include "sample.h"
 #include "scheduler.h"
 #include "sd_notify.h"
+#include "notify.h"
 #include "sinks.h"
 
 struct gw_daemon {
@@ -20,6 +22,7 @@ struct gw_daemon {
     struct gw_engine *engine;
     struct gw_rules *rules;
     struct gw_sinks *sinks;      /* NULL: samples go to stdout */
+    struct gw_notify *notify;    /* webhooks for the on-call (may do nothing) */
     int64_t started_ns, next_health_ns;
     bool once;
     /* systemd: readiness, watchdog, status */
@@ -89,10 +92,11 @@ static int start_engine(struct gw_daemon *d)
     return rc;
 }
 
-/* Every alarm transition, as it happens. */
+/* Every alarm transition, as it happens: logged, and handed to the sinks
+ * (MQTT state and event, the InfluxDB `alarm` measurement). */
 static void on_alarm(const struct gw_alarm_event *ev, void *arg)
 {
-    (void)arg;
+    struct gw_daemon *d = arg;
     const struct gw_alarm_info *a = &ev->alarm;
     enum gw_log_level level = a->state == GW_ALARM_ACTIVE_UNACKED ? GW_LOG_WARNING : GW_LOG_INFO;
     char value[64] = "";
@@ -102,6 +106,10 @@ static void on_alarm(const struct gw_alarm_event *ev, void *arg)
         snprintf(value, sizeof value, " (value %g)", a->value);
     gw_log(level, "alarm %s/%s [%s]: %s -> %s%s: %s", a->device, a->rule, gw_severity_names[a->severity],
            alarm_state_name(ev->from_state), alarm_state_name(a->state), value, a->message);
+    if (d->sinks)
+        sinks_submit_alarm(d->sinks, ev);
+    if (d->notify)
+        notify_on_alarm(d->notify, ev);
 }
 
 /* The rule engine comes first: it sets the process's TZ (the site's), which
@@ -112,6 +120,47 @@ static int start_rules(struct gw_daemon *d)
     if (rc)
         log_error("cannot start the rules: %s", strerror(-rc));
     return rc;
+}
+
+static void adopt_alarm(const struct gw_alarm_info *alarm, void *arg)
+{
+    struct gw_daemon *d = arg;
+    notify_adopt(d->notify, alarm, clock_wall_ms());
+}
+
+/* Notification comes after the rules (TZ is set) and takes over the
+ * alarms they restored, so that a restart neither pages again nor forgets
+ * a page due. */
+static int start_notify(struct gw_daemon *d)
+{
+    int rc = notify_create(d->cfg, d->cfg->daemon.spool_dir, &d->notify);
+    if (!rc)
+        rc = notify_start(d->notify);
+    if (rc) {
+        notify_free(d->notify);
+        d->notify = NULL;
+        log_error("cannot start notifications: %s", strerror(-rc));
+        return rc;
+    }
+    if (d->rules)
+        rules_foreach_alarm(d->rules, adopt_alarm, d);
+    return 0;
+}
+
+static void submit_alarm_state(const struct gw_alarm_info *alarm, void *arg)
+{
+    struct gw_daemon *d = arg;
+    if (alarm->state != GW_ALARM_NORMAL)
+        sinks_submit_alarm_state(d->sinks, alarm);
+}
+
+/* Every alarm that is not normal, as it stands, without a transition: a
+ * restart does not announce alarms again, but a broker that lost its
+ * retained messages gets them back. */
+static void publish_alarm_states(struct gw_daemon *d)
+{
+    if (d->rules && d->sinks)
+        rules_foreach_alarm(d->rules, submit_alarm_state, d);
 }
 
 /* Open and start the sinks the configuration names.  Without any, samples
@@ -130,6 +179,7 @@ static int start_sinks(struct gw_daemon *d)
         d->sinks = NULL;
         log_error("cannot start the sinks: %s", strerror(-rc));
     }
+    publish_alarm_states(d);
     return rc;
 }
 
@@ -144,6 +194,8 @@ int daemon_start(struct gw_daemon *d, bool once)
     d->started_ns = clock_mono_ns();
     schedule_health(d);
     int rc = start_rules(d);
+    if (!rc)
+        rc = start_notify(d);
     if (!rc)
         rc = start_sinks(d);
     if (rc)
@@ -210,8 +262,42 @@ void daemon_check_health(struct gw_daemon *d)
 
 void daemon_check_rules(struct gw_daemon *d)
 {
+    int64_t now = clock_wall_ms();
     if (d->rules)
-        rules_tick(d->rules, clock_wall_ms());
+        rules_tick(d->rules, now);
+    if (d->notify)
+        notify_tick(d->notify, now);
+}
+
+/* Commands run per step: the queue behind them refuses a flood, and the
+ * samples must not wait for a long run of commands. */
+enum { COMMANDS_PER_STEP = 64 };
+
+static void log_command(const struct gw_command *c, const struct gw_command_result *r)
+{
+    const char *user = c->user[0] ? c->user : "?", *id = c->id[0] ? c->id : "-";
+    const char *target = c->device[0] ? c->device : "?", *sep = c->rule[0] ? "/" : "";
+    if (r->ok)
+        log_info("command %s %s%s%s by %s (request %s%s%s): done%s%s", command_kind_name(c->kind), target, sep,
+                 c->rule, user, id, c->comment[0] ? ", comment: " : "", c->comment, r->state ? ", " : "",
+                 r->state ? r->state : "");
+    else
+        log_warning("command %s %s%s%s by %s (request %s): refused: %s", command_kind_name(c->kind), target, sep,
+                    c->rule, user, id, r->error);
+}
+
+void daemon_check_commands(struct gw_daemon *d)
+{
+    struct gw_command cmd;
+    for (int i = 0; d->sinks && i < COMMANDS_PER_STEP && sinks_next_command(d->sinks, &cmd); i++) {
+        struct gw_command_result r = { .id = cmd.id, .error = cmd.error };
+        if (!cmd.error[0] && d->rules)
+            command_apply(d->rules, &cmd, clock_wall_ms(), &r);
+        else if (!cmd.error[0])
+            r.error = "alarms are not evaluated: the configuration's rules did not start";
+        log_command(&cmd, &r);
+        sinks_answer_command(d->sinks, &cmd, &r);
+    }
 }
 
 /* Tell systemd how polling goes: READY=1 once every bus has been tried,
@@ -302,6 +388,8 @@ void daemon_check_reload(struct gw_daemon *d)
     drain(d);
     sinks_close(d->sinks);  /* their spools hand over to the new sinks */
     d->sinks = NULL;
+    notify_free(d->notify);  /* held and grouped pages go to its spools */
+    d->notify = NULL;
     rules_free(d->rules);  /* saves: the new rules continue from the same state */
     d->rules = NULL;
     kinds_free(&d->kinds);
@@ -311,6 +399,8 @@ void daemon_check_reload(struct gw_daemon *d)
     d->engine = next;
     if (start_rules(d))
         log_error("alarms are not evaluated until a configuration with valid rules is loaded");
+    if (start_notify(d))
+        log_error("nobody is paged until a configuration with working notifications is loaded");
     if (start_sinks(d))
         log_error("samples are written to stdout until a configuration with working sinks is loaded");
     d->ready = false;  /* READY=1 again once the new buses were tried */
@@ -325,6 +415,9 @@ void daemon_close(struct gw_daemon *d)
     sd_notify_send("STOPPING=1");
     drain(d);
     stop_sinks(d);
+    if (d->once && d->notify && !notify_flush(d->notify, FLUSH_TIMEOUT_MS))
+        log_warning("stopping with pages still spooled; they are sent after the next start");
+    notify_free(d->notify);
     rules_free(d->rules);
     kinds_free(&d->kinds);
     config_free(d->cfg);

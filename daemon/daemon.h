@@ -40,6 +40,10 @@ void daemon_check_health(struct gw_daemon *d);
 /* Time-driven alarm changes (delays, comm loss, shelving expiry, ...). */
 void daemon_check_rules(struct gw_daemon *d);
 
+/* Operator commands received by the sinks (acknowledge, shelve, ...):
+ * applied to the alarms, answered, logged with who gave them. */
+void daemon_check_commands(struct gw_daemon *d);
+
 /* Readiness, status and watchdog for systemd (no-ops outside it). */
 void daemon_check_systemd(struct gw_daemon *d);
 

@@ -92,6 +92,7 @@ int main(int argc, char **argv)
     while (!rc && !stop_requested && !daemon_check_finished(d)) {
         daemon_check_samples(d);
         daemon_check_rules(d);
+        daemon_check_commands(d);
         daemon_check_health(d);
         daemon_check_systemd(d);
         if (reload_requested) {

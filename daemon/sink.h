@@ -14,6 +14,11 @@
 #include "config.h"
 #include "spool.h"
 
+struct gw_alarm_event;
+struct gw_alarm_info;
+struct gw_command;
+struct gw_command_result;
+
 /* What the daemon reports about itself: the `greenwatch` measurement and
  * the retained MQTT status. */
 struct gw_health_bus {
@@ -60,6 +65,18 @@ struct gw_sink_ops {
      * refused the records (logged by the caller). */
     int (*submit_sample)(void *impl, const struct gw_sample *sample, const struct gw_device_cfg *device);
     int (*submit_health)(void *impl, const struct gw_health *health);
+    /* The operations below are optional (NULL: the sink has no use for
+     * them).  An alarm transition (rules.h), as it happens. */
+    int (*submit_alarm)(void *impl, const struct gw_alarm_event *event);
+    /* An alarm's current state without a transition: at start, for every
+     * alarm that is not normal (a broker that lost its retained messages
+     * gets them back).  Sinks that record transitions leave it NULL. */
+    int (*submit_alarm_state)(void *impl, const struct gw_alarm_info *alarm);
+    /* Main thread: the oldest operator command received (command.h), true;
+     * false when none waits. */
+    bool (*next_command)(void *impl, struct gw_command *out);
+    /* The answer to a command that came from this sink. */
+    int (*submit_command_result)(void *impl, const struct gw_command_result *result);
     /* Start the delivery thread.  0 or a negative errno. */
     int (*start)(void *impl);
     /* Stop delivering after the delivery in flight and join the thread;

@@ -26,6 +26,8 @@
 #include "influx_answer.h"
 #include "lineproto.h"
 #include "log.h"
+#include "rules/rules.h"
+#include "rules/rules_config.h"
 #include "secret.h"
 
 enum {
@@ -217,6 +219,64 @@ static int influx_submit_health(void *impl, const struct gw_health *h)
         return rc;
     }
     return append_lines(ix);
+}
+
+/* The `alarm` measurement's tags, sorted by key: site, device, rule,
+ * severity, kind, and the device's tags but those that would shadow one
+ * of these.  Returns how many, or -ENOMEM; free *out. */
+static int alarm_tags(const struct gw_alarm_info *a, struct gw_tag **out)
+{
+    static const char *const own[] = { "site", "device", "rule", "severity", "kind" };
+    size_t n = 0;
+    struct gw_tag *t = malloc((a->n_tags + 5) * sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    t[n++] = (struct gw_tag){ "site", a->site };
+    t[n++] = (struct gw_tag){ "device", a->device };
+    t[n++] = (struct gw_tag){ "rule", a->rule };
+    t[n++] = (struct gw_tag){ "severity", gw_severity_names[a->severity] };
+    t[n++] = (struct gw_tag){ "kind", a->kind };
+    for (size_t i = 0; i < a->n_tags; i++) {
+        bool shadows = false;
+        for (size_t k = 0; k < sizeof own / sizeof *own; k++)
+            shadows |= strcmp(a->tags[i].key, own[k]) == 0;
+        if (!shadows)
+            t[n++] = a->tags[i];
+    }
+    qsort(t, n, sizeof *t, tag_cmp);
+    *out = t;
+    return (int)n;
+}
+
+/* One line of the `alarm` measurement per transition (docs/influxdb.md). */
+static int influx_submit_alarm(void *impl, const struct gw_alarm_event *ev)
+{
+    struct influx *ix = impl;
+    const struct gw_alarm_info *a = &ev->alarm;
+    struct gw_tag *tags;
+    int n_tags = alarm_tags(a, &tags);
+    if (n_tags < 0)
+        return n_tags;
+    struct lp_buf *b = &ix->enc;
+    int rc = lp_begin(b, "alarm");
+    for (int i = 0; rc == 0 && i < n_tags; i++)
+        lp_tag(b, tags[i].key, tags[i].value);
+    free(tags);
+    if (rc)
+        return rc;
+    lp_field_string(b, "state", alarm_state_name(a->state));
+    lp_field_string(b, "from_state", alarm_state_name(ev->from_state));
+    lp_field_string(b, "cause", ev->cause ? ev->cause : "");
+    if (a->has_value)
+        lp_field_float(b, "value", a->value);
+    if (a->has_limit)
+        lp_field_float(b, "limit", a->limit);
+    lp_field_float(b, "active", a->active ? 1.0 : 0.0);
+    lp_field_float(b, "acked", a->acked ? 1.0 : 0.0);
+    lp_field_float(b, "seq", (double)ev->seq);
+    lp_field_string(b, "message", a->message ? a->message : "");
+    rc = lp_end(b, ev->ts_ms);
+    return rc ? rc : append_lines(ix);
 }
 
 /* ---- waiting ------------------------------------------------------- */
@@ -982,6 +1042,7 @@ const struct gw_sink_ops sink_influx_ops = {
     .create = influx_create,
     .submit_sample = influx_submit_sample,
     .submit_health = influx_submit_health,
+    .submit_alarm = influx_submit_alarm,
     .start = influx_start,
     .stop = influx_stop,
     .state = influx_state,

@@ -1,6 +1,7 @@
 /*
- * The MQTT sink (DESIGN.md, "MQTT").  The main thread turns samples and
- * health reports into messages and appends them to the sink's spool; the
+ * The MQTT sink (DESIGN.md, "MQTT").  The main thread turns samples,
+ * health reports, alarm transitions and command results into messages and
+ * appends them to the sink's spool; the
  * delivery thread publishes them with paho's asynchronous client and
  * commits a batch only once the broker has acknowledged all of it.  A
  * lost connection rewinds the spool and the batch is sent again after
@@ -8,6 +9,10 @@
  *
  * Not spooled: <prefix>/status, "online" (retained) on every connect and
  * "offline" (retained) on a clean stop and as the last will.
+ *
+ * Commands come in on the same connection: each client subscribes to the
+ * command topics once connected, and what arrives is queued for the main
+ * thread (mqtt_commands.h), which answers through the spool.
  */
 #include "sink.h"
 
@@ -15,7 +20,6 @@
 #include <MQTTReasonCodes.h>
 #include <cJSON.h>
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,9 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alarm_json.h"
 #include "log.h"
+#include "mqtt_commands.h"
+#include "mqtt_conn.h"
+#include "rules/rules.h"
 #include "sample.h"
-#include "secret.h"
 
 enum {
     BATCH_RECORDS = 100,        /* = MAX_INFLIGHT: a batch is in flight at once */
@@ -60,11 +67,9 @@ struct mqtt_sink {
     const struct gw_config *cfg;
     const struct gw_mqtt_cfg *m;
     struct gw_spool *spool;
-    char *uri;                  /* as paho spells it (tcp://, ssl://, ws://, wss://) */
-    bool tls;
-    char *ca_file, *cert_file, *key_file;   /* resolved paths */
-    char *password;             /* wiped on destroy */
-    char *status_topic, *health_topic;
+    struct gw_mqtt_conn conn;   /* the broker's address, TLS files, password */
+    char *status_topic, *health_topic, *event_topic, *result_topic;
+    struct mqtt_commands *commands;         /* <prefix>/cmd/<kind>, to the main thread */
 
     /* Main thread only. */
     unsigned char *avail;       /* enum avail per cfg->devices[i] */
@@ -321,6 +326,65 @@ static int mqtt_submit_health(void *impl, const struct gw_health *h)
     return rc;
 }
 
+/* <prefix>/alarm/<device>/<rule>: the state document, or an empty payload
+ * (which deletes the retained message) once the alarm is normal.  QoS 1,
+ * retained.  seq may be NULL.  0 or a negative errno. */
+static int append_alarm_state(struct mqtt_sink *s, const struct gw_alarm_info *a, const uint64_t *seq)
+{
+    if (!topic_level_ok(a->device) || !topic_level_ok(a->rule)) {
+        log_error("mqtt: alarm '%s/%s' cannot be a topic (empty level, '+' or '#')", a->device, a->rule);
+        return -EINVAL;
+    }
+    char *topic = NULL, *json = alarm_json_retained(a) ? alarm_json_state(a, seq) : strdup("");
+    if (!json || asprintf(&topic, "%s/alarm/%s/%s", s->m->topic_prefix, a->device, a->rule) < 0) {
+        free(json);
+        return -ENOMEM;
+    }
+    int rc = record_append(s->spool, topic, 1, true, json);
+    free(topic);
+    free(json);
+    return rc;
+}
+
+/* A transition: the alarm's retained state, then the event on
+ * <prefix>/event/alarm (QoS 1, not retained). */
+static int mqtt_submit_alarm(void *impl, const struct gw_alarm_event *ev)
+{
+    struct mqtt_sink *s = impl;
+    int rc = append_alarm_state(s, &ev->alarm, &ev->seq);
+    if (rc)
+        return rc;
+    char *json = alarm_json_event(ev);
+    if (!json)
+        return -ENOMEM;
+    rc = record_append(s->spool, s->event_topic, 1, false, json);
+    free(json);
+    return rc;
+}
+
+static int mqtt_submit_alarm_state(void *impl, const struct gw_alarm_info *alarm)
+{
+    return append_alarm_state(impl, alarm, NULL);
+}
+
+static bool mqtt_next_command(void *impl, struct gw_command *out)
+{
+    struct mqtt_sink *s = impl;
+    return mqtt_commands_next(s->commands, out);
+}
+
+/* <prefix>/cmd/result, QoS 1, not retained. */
+static int mqtt_submit_command_result(void *impl, const struct gw_command_result *r)
+{
+    struct mqtt_sink *s = impl;
+    char *json = command_result_json(r);
+    if (!json)
+        return -ENOMEM;
+    int rc = record_append(s->spool, s->result_topic, 1, false, json);
+    free(json);
+    return rc;
+}
+
 /* ---- paho callbacks (paho's threads) ------------------------------------ */
 
 static void slot_done(struct pub_slot *slot, int outcome, int reason)
@@ -430,7 +494,7 @@ static void on_connection_lost(void *ctx, char *cause)
     s->batch_lost = true;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
-    log_warning("mqtt: connection to %s lost%s%s", s->uri, cause ? ": " : "", cause ? cause : "");
+    log_warning("mqtt: connection to %s lost%s%s", s->conn.uri, cause ? ": " : "", cause ? cause : "");
     free(cause);
 }
 
@@ -485,11 +549,7 @@ static void publish_status(struct mqtt_sink *s, const char *text, bool wait)
 
 static void tls_options(struct mqtt_sink *s, MQTTAsync_SSLOptions *ssl)
 {
-    ssl->trustStore = s->ca_file;
-    ssl->keyStore = s->cert_file;
-    ssl->privateKey = s->key_file;
-    ssl->enableServerCertAuth = 1;
-    ssl->verify = s->m->verify_hostname;
+    mqtt_conn_tls(&s->conn, ssl);
     ssl->ssl_error_cb = on_tls_error;
     ssl->ssl_error_context = s;
 }
@@ -511,7 +571,7 @@ static int start_connect(struct mqtt_sink *s)
     o->maxInflight = MAX_INFLIGHT;
     o->connectTimeout = CONNECT_TIMEOUT_S;
     o->username = s->m->username;
-    o->password = s->password;
+    o->password = s->conn.password;
     o->context = s;
     if (v5) {
         o->onSuccess5 = on_connected5;
@@ -520,7 +580,7 @@ static int start_connect(struct mqtt_sink *s)
         o->onSuccess = on_connected;
         o->onFailure = on_connect_failed;
     }
-    if (s->tls) {
+    if (s->conn.tls) {
         tls_options(s, &ssl);
         o->ssl = &ssl;
     }
@@ -544,12 +604,14 @@ static int create_client(struct mqtt_sink *s)
     MQTTAsync_createOptions co5 = MQTTAsync_createOptions_initializer5;
     MQTTAsync_createOptions *o = s->m->version == 1 ? &co5 : &co;
     o->maxBufferedMessages = MAX_BUFFERED;
-    int rc = MQTTAsync_createWithOptions(&s->client, s->uri, s->m->client_id,
+    int rc = MQTTAsync_createWithOptions(&s->client, s->conn.uri, s->m->client_id,
                                          MQTTCLIENT_PERSISTENCE_NONE, NULL, o);
     if (rc == MQTTASYNC_SUCCESS)
         rc = MQTTAsync_setConnectionLostCallback(s->client, s, on_connection_lost);
+    if (rc == MQTTASYNC_SUCCESS)
+        rc = mqtt_commands_attach(s->commands, s->client);
     if (rc != MQTTASYNC_SUCCESS) {
-        log_error("mqtt: cannot create a client for %s: %s", s->uri, MQTTAsync_strerror(rc));
+        log_error("mqtt: cannot create a client for %s: %s", s->conn.uri, MQTTAsync_strerror(rc));
         if (s->client)
             MQTTAsync_destroy(&s->client);
         s->client = NULL;
@@ -567,9 +629,9 @@ static void log_connect_failure(struct mqtt_sink *s, const char *why)
     pthread_mutex_unlock(&s->lock);
     s->attempts++;
     if (s->attempts == 1 || strcmp(why, s->last_error) != 0)
-        log_error("mqtt: cannot connect to %s: %s (retrying with backoff)", s->uri, why);
+        log_error("mqtt: cannot connect to %s: %s (retrying with backoff)", s->conn.uri, why);
     else
-        log_debug("mqtt: cannot connect to %s (attempt %u): %s", s->uri, s->attempts, why);
+        log_debug("mqtt: cannot connect to %s (attempt %u): %s", s->conn.uri, s->attempts, why);
     snprintf(s->last_error, sizeof s->last_error, "%.*s", (int)sizeof s->last_error - 1, why);
 }
 
@@ -585,7 +647,7 @@ static bool await_connect(struct mqtt_sink *s, char *why, size_t n)
         snprintf(why, n, "%s", s->stopping ? "stopping" : "no answer in time");
     else if (s->tls_why[0])
         snprintf(why, n, "%s (%s)", s->connect_why, s->tls_why);
-    else if (s->tls && s->m->verify_hostname)  /* paho gives no reason for a name mismatch */
+    else if (s->conn.tls && s->m->verify_hostname)  /* paho gives no reason for a name mismatch */
         snprintf(why, n, "%s (if the broker is up: does its certificate name the host of the uri?)",
                  s->connect_why);
     else
@@ -596,7 +658,8 @@ static bool await_connect(struct mqtt_sink *s, char *why, size_t n)
 
 static void session_close(struct mqtt_sink *s, bool clean);
 
-/* Connect, then publish "online".  0 or -ECONNREFUSED (logged). */
+/* Connect, publish "online" and subscribe to the command topics (on every
+ * connection: the session is clean).  0 or -ECONNREFUSED (logged). */
 static int session_open(struct mqtt_sink *s)
 {
     if (create_client(s))
@@ -616,13 +679,14 @@ static int session_open(struct mqtt_sink *s)
         return -ECONNREFUSED;
     }
     if (s->attempts)
-        log_info("mqtt: connected to %s after %u failed attempts", s->uri, s->attempts);
+        log_info("mqtt: connected to %s after %u failed attempts", s->conn.uri, s->attempts);
     else
-        log_info("mqtt: connected to %s", s->uri);
+        log_info("mqtt: connected to %s", s->conn.uri);
     s->attempts = 0;
     s->last_error[0] = '\0';
     s->up_since_ms = now_ms();
     publish_status(s, "online", false);
+    mqtt_commands_subscribe(s->commands, s->client, s->m->version == 1);
     return 0;
 }
 
@@ -701,11 +765,13 @@ static int publish_record(struct mqtt_sink *s, const struct gw_spool_record *r,
     msg.retained = m.retain;
     MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
     pthread_mutex_lock(&s->lock);
-    if (m.qos > 0) {        /* QoS 0 counts as delivered once handed over */
-        set_callbacks(s, &o, slot);
-        slot->waiting = true;
-        s->unacked++;
-    }
+    /* Every message waits for paho's completion: the broker's
+     * acknowledgement at QoS 1 and 2, the write to the socket at QoS 0.
+     * Counting QoS 0 as delivered when handed over would commit records
+     * still in paho's queue, lost if the connection then drops. */
+    set_callbacks(s, &o, slot);
+    slot->waiting = true;
+    s->unacked++;
     pthread_mutex_unlock(&s->lock);
     int rc = MQTTAsync_sendMessage(s->client, m.topic, &msg, &o);
     if (rc == MQTTASYNC_SUCCESS)
@@ -869,69 +935,15 @@ static bool mqtt_configured(const struct gw_config *cfg)
     return cfg->mqtt.present;
 }
 
-/* mqtt:// and mqtts:// as paho knows them. */
-static char *paho_uri(const char *uri)
-{
-    char *out = NULL;
-    if (strncmp(uri, "mqtt://", 7) == 0)
-        return asprintf(&out, "tcp://%s", uri + 7) < 0 ? NULL : out;
-    if (strncmp(uri, "mqtts://", 8) == 0)
-        return asprintf(&out, "ssl://%s", uri + 8) < 0 ? NULL : out;
-    return strdup(uri);
-}
-
-/*
- * Where a certificate or key file is: a name without '/' is first looked
- * up in $CREDENTIALS_DIRECTORY, as secret_read() does; relative names are
- * relative to the configuration file's directory.  NULL stays NULL.
- */
-static int resolve_file(const char *name, const char *base_dir, char **out)
-{
-    *out = NULL;
-    if (!name)
-        return 0;
-    const char *creds = getenv("CREDENTIALS_DIRECTORY");
-    int rc;
-    if (!strchr(name, '/') && creds && *creds) {
-        if (asprintf(out, "%s/%s", creds, name) < 0)
-            return -ENOMEM;
-        if (access(*out, F_OK) == 0)
-            return 0;
-        free(*out);
-    }
-    rc = name[0] == '/' ? asprintf(out, "%s", name) : asprintf(out, "%s/%s", base_dir, name);
-    if (rc < 0) {
-        *out = NULL;
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-static int load_credentials(struct mqtt_sink *s, const char *base_dir)
-{
-    const struct gw_mqtt_cfg *m = s->m;
-    if (resolve_file(m->ca_file, base_dir, &s->ca_file) ||
-        resolve_file(m->cert_file, base_dir, &s->cert_file) ||
-        resolve_file(m->key_file, base_dir, &s->key_file))
-        return -ENOMEM;
-    if (!m->password_file)
-        return 0;
-    char why[512];
-    int rc = secret_read(m->password_file, base_dir, &s->password, why, sizeof why);
-    if (rc)
-        log_error("mqtt: %s", why);
-    return rc;
-}
-
 static int check_settings(const struct mqtt_sink *s)
 {
     if (!topic_level_ok(s->m->topic_prefix)) {
         log_error("mqtt: topic_prefix '%s' must not be empty nor hold '+' or '#'", s->m->topic_prefix);
         return -EINVAL;
     }
-    if (!s->tls && (s->ca_file || s->cert_file))
-        log_warning("mqtt: ca_file and cert_file are ignored with %s (use ssl:// or mqtts://)", s->uri);
-    if (s->password && !s->m->username)
+    if (!s->conn.tls && (s->conn.ca_file || s->conn.cert_file))
+        log_warning("mqtt: ca_file and cert_file are ignored with %s (use ssl:// or mqtts://)", s->conn.uri);
+    if (s->conn.password && !s->m->username)
         log_warning("mqtt: password_file is ignored without a username");
     return 0;
 }
@@ -954,18 +966,17 @@ static int mqtt_create(const struct gw_config *cfg, struct gw_spool *spool, void
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->lock, NULL);
     s->control.sink = s;
-    char *dir = strdup(cfg->file ? cfg->file : ".");
-    int rc = -ENOMEM;
-    if (dir && (s->uri = paho_uri(s->m->uri)) &&
-        asprintf(&s->status_topic, "%s/status", s->m->topic_prefix) >= 0 &&
-        asprintf(&s->health_topic, "%s/status/health", s->m->topic_prefix) >= 0 &&
-        (s->avail = calloc(cfg->n_devices + 1, 1))) {
-        s->tls = strncmp(s->uri, "ssl://", 6) == 0 || strncmp(s->uri, "wss://", 6) == 0;
-        rc = load_credentials(s, dirname(dir));
-        if (rc == 0)
-            rc = check_settings(s);
-    }
-    free(dir);
+    const char *prefix = s->m->topic_prefix;
+    int rc = mqtt_conn_load(cfg, &s->conn);
+    if (rc == 0 && (asprintf(&s->status_topic, "%s/status", prefix) < 0 ||
+                    asprintf(&s->health_topic, "%s/status/health", prefix) < 0 ||
+                    asprintf(&s->event_topic, "%s/event/alarm", prefix) < 0 ||
+                    asprintf(&s->result_topic, "%s/cmd/result", prefix) < 0 ||
+                    !(s->avail = calloc(cfg->n_devices + 1, 1)) ||
+                    mqtt_commands_create(prefix, &s->commands)))
+        rc = -ENOMEM;
+    if (rc == 0)
+        rc = check_settings(s);
     if (rc) {
         if (rc == -ENOMEM)
             log_error("mqtt: out of memory");
@@ -1027,13 +1038,12 @@ static void mqtt_destroy(void *impl)
     if (!s)
         return;
     mqtt_stop(s);
-    secret_free(s->password);
-    free(s->uri);
-    free(s->ca_file);
-    free(s->cert_file);
-    free(s->key_file);
+    mqtt_conn_free(&s->conn);
+    mqtt_commands_free(s->commands);
     free(s->status_topic);
     free(s->health_topic);
+    free(s->event_topic);
+    free(s->result_topic);
     free(s->avail);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
@@ -1046,6 +1056,10 @@ const struct gw_sink_ops sink_mqtt_ops = {
     .create = mqtt_create,
     .submit_sample = mqtt_submit_sample,
     .submit_health = mqtt_submit_health,
+    .submit_alarm = mqtt_submit_alarm,
+    .submit_alarm_state = mqtt_submit_alarm_state,
+    .next_command = mqtt_next_command,
+    .submit_command_result = mqtt_submit_command_result,
     .start = mqtt_start,
     .stop = mqtt_stop,
     .state = mqtt_state,

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "command.h"
 #include "log.h"
 #include "scheduler.h"
 
@@ -114,6 +115,51 @@ void sinks_submit_sample(struct gw_sinks *s, const struct gw_sample *sample, con
         if (rc)
             note_refusal(&s->slots[i], "sample", rc);
     }
+}
+
+void sinks_submit_alarm(struct gw_sinks *s, const struct gw_alarm_event *event)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (!s->slots[i].ops->submit_alarm)
+            continue;
+        int rc = s->slots[i].ops->submit_alarm(s->slots[i].impl, event);
+        if (rc)
+            note_refusal(&s->slots[i], "alarm transition", rc);
+    }
+}
+
+void sinks_submit_alarm_state(struct gw_sinks *s, const struct gw_alarm_info *alarm)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (!s->slots[i].ops->submit_alarm_state)
+            continue;
+        int rc = s->slots[i].ops->submit_alarm_state(s->slots[i].impl, alarm);
+        if (rc)
+            note_refusal(&s->slots[i], "alarm state", rc);
+    }
+}
+
+bool sinks_next_command(struct gw_sinks *s, struct gw_command *out)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const struct gw_sink_ops *ops = s->slots[i].ops;
+        if (ops->next_command && ops->next_command(s->slots[i].impl, out)) {
+            out->origin = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void sinks_answer_command(struct gw_sinks *s, const struct gw_command *cmd,
+                          const struct gw_command_result *result)
+{
+    if (cmd->origin >= s->n || !s->slots[cmd->origin].ops->submit_command_result)
+        return;
+    struct sink_slot *slot = &s->slots[cmd->origin];
+    int rc = slot->ops->submit_command_result(slot->impl, result);
+    if (rc)
+        note_refusal(slot, "command result", rc);
 }
 
 void sinks_submit_health(struct gw_sinks *s, struct gw_health *h)

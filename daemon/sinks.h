@@ -25,6 +25,21 @@ bool sinks_empty(const struct gw_sinks *sinks);
 void sinks_submit_sample(struct gw_sinks *sinks, const struct gw_sample *sample,
                          const struct gw_device_cfg *device);
 
+/* Hand an alarm transition to every sink that takes them. */
+void sinks_submit_alarm(struct gw_sinks *sinks, const struct gw_alarm_event *event);
+
+/* Hand an alarm's current state (no transition) to the sinks that keep
+ * states (MQTT's retained topics). */
+void sinks_submit_alarm_state(struct gw_sinks *sinks, const struct gw_alarm_info *alarm);
+
+/* The next operator command waiting at any sink: true and *out (with
+ * out->origin naming the sink), or false. */
+bool sinks_next_command(struct gw_sinks *sinks, struct gw_command *out);
+
+/* Answer a command on the sink it came from (cmd->origin). */
+void sinks_answer_command(struct gw_sinks *sinks, const struct gw_command *cmd,
+                          const struct gw_command_result *result);
+
 /* Fill h->sinks with the sinks' states, then hand h to every sink. */
 void sinks_submit_health(struct gw_sinks *sinks, struct gw_health *h);
 

@@ -4,6 +4,9 @@
  *   greenwatch read -c FILE DEVICE [--json]   poll one device once, print it
  *   greenwatch check -c FILE                  validate a configuration
  *   greenwatch profiles [--dir DIR]           list register map profiles
+ *   greenwatch alarms -c FILE [--json]        the current alarms (docs/alarms.md)
+ *   greenwatch ack|shelve|unshelve -c FILE DEVICE RULE --user NAME ...
+ *   greenwatch report -c FILE --from YYYY-MM  monthly energy report (docs/reports.md)
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +20,15 @@ static const struct {
     { "read", cmd_read, "read -c FILE DEVICE [--json]  poll one device once and print its points" },
     { "check", cmd_check, "check -c FILE                 validate a configuration" },
     { "profiles", cmd_profiles, "profiles [--dir DIR]          list register map profiles" },
+    { "alarms", cmd_alarms, "alarms -c FILE [--json]       list the current alarms (from the broker)" },
+    { "ack", cmd_ack, "ack -c FILE DEVICE RULE --user NAME [--comment TEXT] [--json]\n"
+                      "                                           acknowledge an alarm" },
+    { "shelve", cmd_shelve, "shelve -c FILE DEVICE RULE --user NAME --for DURATION [--comment TEXT] [--json]\n"
+                            "                                           shelve an alarm for 60 s to 30 days (90m, 2h, 1d)" },
+    { "unshelve", cmd_unshelve, "unshelve -c FILE DEVICE RULE --user NAME [--comment TEXT] [--json]\n"
+                                "                                           end an alarm's shelving" },
+    { "report", cmd_report, "report -c FILE --from YYYY-MM [--to YYYY-MM] [--format html|csv|json|energystar] [-o FILE]\n"
+                            "                                           monthly energy, water and plant report" },
 };
 
 static void usage(FILE *out)

@@ -8,7 +8,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 packages="build-essential cmake pkg-config libmodbus-dev libpaho-mqtt-dev
   libconfig-dev libcunit1-dev libcjson-dev libcurl4-openssl-dev socat systemd
   libssl-dev mosquitto mosquitto-clients openssl
-  zlib1g-dev influxdb victoria-metrics"
+  zlib1g-dev influxdb victoria-metrics jq
+  chromium fonts-noto-cjk curl"   # the report's HTML drawn in its test and docs
 
 missing=""
 for p in $packages; do
