@@ -21,7 +21,7 @@ def keywords: ["SELECT", "FROM", "WHERE", "AND", "OR", "GROUP", "BY", "AS", "FIL
                "TOP", "BOTTOM", "ID", "STR", "RE"];
 
 # Regex literals (only after =~ and !~) and single-quoted strings replaced by
-# placeholders, so that what remains is identifiers, keywords and numbers.
+# the tokens RE and STR, so that what remains is identifiers, keywords and numbers.
 def unliteral:
   gsub("(?<op>=~|!~)\\s*/(?:\\\\/|[^/])*/"; "\(.op) RE")
   | gsub("'(?:[^'\\\\]|\\\\.)*'"; "STR");
