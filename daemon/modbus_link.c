@@ -17,17 +17,6 @@ enum {
 
 static const char parity_char[] = { 'N', 'E', 'O' };
 
-int link_function_code(enum gw_table table)
-{
-    switch (table) {
-    case GW_TABLE_COIL: return 1;
-    case GW_TABLE_DISCRETE: return 2;
-    case GW_TABLE_HOLDING: return 3;
-    case GW_TABLE_INPUT: return 4;
-    }
-    return -EINVAL;
-}
-
 static void sleep_ms(int ms)
 {
     if (ms <= 0)

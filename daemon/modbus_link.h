@@ -35,10 +35,6 @@ struct gw_link {
     struct gw_link_stats stats;
 };
 
-/* The function code that reads table (1..4).  The single mapping from
- * what the daemon wants to what goes on the wire. */
-int link_function_code(enum gw_table table);
-
 void link_init(struct gw_link *link, const struct gw_bus_cfg *cfg);
 
 /* Connect if not connected and the backoff allows.  Returns true if the

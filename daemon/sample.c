@@ -53,30 +53,6 @@ void sample_free(struct gw_sample *s)
     s->n_readings = s->cap_readings = 0;
 }
 
-struct gw_sample *sample_clone(const struct gw_sample *s)
-{
-    struct gw_sample *c = malloc(sizeof *c);
-    if (!c)
-        return NULL;
-    *c = *s;
-    c->readings = malloc((s->n_readings ? s->n_readings : 1) * sizeof *c->readings);
-    if (!c->readings) {
-        free(c);
-        return NULL;
-    }
-    c->cap_readings = s->n_readings;
-    for (size_t i = 0; i < s->n_readings; i++) {
-        c->readings[i] = s->readings[i];
-        if (s->readings[i].text && !(c->readings[i].text = strdup(s->readings[i].text))) {
-            c->n_readings = i;
-            sample_free(c);
-            free(c);
-            return NULL;
-        }
-    }
-    return c;
-}
-
 const char *quality_name(enum gw_quality q)
 {
     switch (q) {

@@ -21,9 +21,6 @@ const struct gw_reading *sample_find(const struct gw_sample *s, const char *name
 /* Free readings' texts and the array; the sample can be initialised again. */
 void sample_free(struct gw_sample *s);
 
-/* A new heap copy of s (readings' texts copied).  NULL on ENOMEM. */
-struct gw_sample *sample_clone(const struct gw_sample *s);
-
 /* The reading object: {"ts":..,"points":{..},"unit":{..},"quality":{..}}.
  * With device set, "device" is added first (for JSON lines on stdout).
  * Returns a malloc'd string, or NULL on ENOMEM. */
