@@ -46,11 +46,22 @@ static int plugin_init(struct gw_device *d)
     return rc;
 }
 
+/* The map's clock point (profile.c allows one), or -1. */
+static int find_clock_point(const struct gw_profile *p)
+{
+    for (size_t i = 0; i < p->n_points; i++)
+        if (p->points[i].timestamp)
+            return (int)i;
+    return -1;
+}
+
 int device_init(struct gw_device *d, const struct gw_device_cfg *cfg, const struct gw_plugin *plugin)
 {
     memset(d, 0, sizeof *d);
     d->cfg = cfg;
     d->plugin = plugin;
+    d->clock_point = find_clock_point(cfg->profile);
+    d->clock_verdict = -1;
     d->limits = cfg->limits;
     d->interval_ns = (int64_t)(cfg->interval_s * 1e9);
     const struct gw_profile *p = cfg->profile;
@@ -191,17 +202,96 @@ static enum gw_read_status read_span(struct gw_device *d, const struct gw_reader
     return GW_READ_EXCEPTION;
 }
 
+/* Every profile point, bad until read; ts_ms holds the wall-clock time of
+ * the read until stamp() settles the sample's time. */
 static int start_sample(struct gw_device *d, struct gw_sample *s)
 {
     const struct gw_profile *p = d->cfg->profile;
     if (sample_init(s, d->cfg->id, p->n_points + 8))
         return -ENOMEM;
     s->ts_ms = clock_wall_ms();
-    s->elapsed_s = d->last_ts_ms ? (double)(s->ts_ms - d->last_ts_ms) / 1000.0 : 0.0;
-    d->last_ts_ms = s->ts_ms;
     for (size_t i = 0; i < p->n_points; i++)
         sample_add(s, p->points[i].name, p->points[i].unit, 0.0, GW_QUALITY_BAD);
     return 0;
+}
+
+/* A clock reading outside [2000-01-01, 2100-01-01) UTC is a clock that was
+ * never set, lost its battery, or a map that misreads it. */
+#define CLOCK_MIN_MS 946684800000LL
+#define CLOCK_MAX_MS 4102444800000LL
+
+enum clock_verdict { CLOCK_NONE, CLOCK_USED, CLOCK_BAD, CLOCK_UNCERTAIN, CLOCK_IMPLAUSIBLE };
+
+/* The device's time in *ms from its clock point's reading in s, if that
+ * is usable; the verdict says whether it is, or why not. */
+static enum clock_verdict read_clock(const struct gw_device *d, const struct gw_sample *s, int64_t *ms)
+{
+    if (d->clock_point < 0)
+        return CLOCK_NONE;
+    const struct gw_point_def *p = &d->cfg->profile->points[d->clock_point];
+    const struct gw_reading *r = &s->readings[d->clock_point];
+    if (r->quality == GW_QUALITY_BAD)
+        return CLOCK_BAD;
+    if (r->quality != GW_QUALITY_GOOD)
+        return CLOCK_UNCERTAIN;
+    double v = p->timestamp_unit == GW_TIME_MS ? r->value : r->value * 1000.0;
+    if (!(v >= (double)CLOCK_MIN_MS && v < (double)CLOCK_MAX_MS))
+        return CLOCK_IMPLAUSIBLE;
+    *ms = llround(v);
+    return CLOCK_USED;
+}
+
+/* Say at debug level how samples are stamped, when that changes. */
+static void log_clock(struct gw_device *d, enum clock_verdict v, const struct gw_sample *s)
+{
+    if (v == CLOCK_NONE || (int)v == d->clock_verdict)
+        return;
+    d->clock_verdict = (int)v;
+    const struct gw_point_def *p = &d->cfg->profile->points[d->clock_point];
+    const char *fallback = d->last_ts_ms ? "carrying its last time on by the wall clock" : "using the wall clock";
+    switch (v) {
+    case CLOCK_USED:
+        log_debug("device '%s': samples carry the device's clock (point '%s')", d->cfg->id, p->name);
+        break;
+    case CLOCK_BAD:
+        log_debug("device '%s': clock point '%s' not read; %s", d->cfg->id, p->name, fallback);
+        break;
+    case CLOCK_UNCERTAIN:
+        log_debug("device '%s': clock point '%s' uncertain (sentinel, NaN or outside min/max); %s",
+                  d->cfg->id, p->name, fallback);
+        break;
+    default:
+        log_debug("device '%s': clock point '%s' reads %.15g %s, not a time between 2000 and 2100; %s",
+                  d->cfg->id, p->name, s->readings[d->clock_point].value,
+                  p->timestamp_unit == GW_TIME_MS ? "ms" : "s", fallback);
+        break;
+    }
+}
+
+/*
+ * Settle the sample's time: the device's clock when the map has one and
+ * its reading is usable.  Otherwise the wall clock's progress since the
+ * previous sample, added to that sample's time: without a clock point
+ * that is exactly the wall clock; with one, a device whose clock runs
+ * elsewhere (a logger behind the wall clock, a simulator running months
+ * ahead or behind) keeps one timeline across a failed poll instead of
+ * jumping to the wall clock and back, which the kinds would take as a
+ * long interval followed by time running backwards (the meter's demand,
+ * for one, accounts nothing that ends before what it has accounted).
+ * elapsed_s is the time since the previous sample, never negative: a
+ * clock set back gives an interval of none.
+ */
+static void stamp(struct gw_device *d, struct gw_sample *s)
+{
+    int64_t wall = s->ts_ms, ts = 0;
+    enum clock_verdict v = read_clock(d, s, &ts);
+    log_clock(d, v, s);
+    if (v != CLOCK_USED)
+        ts = d->last_ts_ms ? d->last_ts_ms + (wall - d->last_wall_ms) : wall;
+    s->ts_ms = ts;
+    s->elapsed_s = d->last_ts_ms && ts > d->last_ts_ms ? (double)(ts - d->last_ts_ms) / 1000.0 : 0.0;
+    d->last_ts_ms = ts;
+    d->last_wall_ms = wall;
 }
 
 static void derive(struct gw_device *d, struct gw_sample *s)
@@ -234,6 +324,7 @@ int device_poll(struct gw_device *d, const struct gw_reader *reader, struct gw_s
     atomic_store(&d->stats.online, answered || !d->plan.n_reads);
     if (d->replan)
         device_replan(d);
+    stamp(d, out);
     derive(d, out);
     return answered || !d->plan.n_reads ? GW_READ_OK : GW_READ_COMM_FAILED;
 }
@@ -245,6 +336,7 @@ int device_bad_sample(struct gw_device *d, struct gw_sample *out)
     d->stats.polls++;
     d->stats.failed_polls++;
     atomic_store(&d->stats.online, false);
+    stamp(d, out);
     derive(d, out);
     return 0;
 }

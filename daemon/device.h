@@ -48,7 +48,13 @@ struct gw_device {
     struct gw_hole *holes;         /* the profile's, then learned ones */
     size_t n_holes, cap_holes;
     bool replan;
-    int64_t last_ts_ms;
+    /* Time: a sample carries the device's clock when its map has one
+     * (`timestamp = true`) and the reading is usable, else the previous
+     * sample's time moved on by the wall clock (device.c, stamp). */
+    int clock_point;               /* index of the map's timestamp point; -1 none */
+    int clock_verdict;             /* how the last sample was stamped, to log changes only */
+    int64_t last_ts_ms;            /* the previous sample's time; 0 none yet */
+    int64_t last_wall_ms;          /* the wall-clock time of the previous sample's read */
     /* Scheduling, owned by the bus thread. */
     int64_t due_ns, interval_ns;
     unsigned comm_failures;
@@ -63,9 +69,10 @@ int device_init(struct gw_device *d, const struct gw_device_cfg *cfg, const stru
 /*
  * Poll d once through reader into out (initialised here; the caller frees
  * it with sample_free).  Every profile point gets a reading, bad where the
- * read failed; the plugin then adds derived points.  Returns GW_READ_OK if
- * the device answered (even partly), GW_READ_COMM_FAILED if it did not,
- * or -ENOMEM.
+ * read failed; the sample is stamped (the device's clock point, if good
+ * and between 2000 and 2100, gives ts_ms, and elapsed_s follows from it);
+ * the plugin then adds derived points.  Returns GW_READ_OK if the device
+ * answered (even partly), GW_READ_COMM_FAILED if it did not, or -ENOMEM.
  */
 int device_poll(struct gw_device *d, const struct gw_reader *reader, struct gw_sample *out);
 

@@ -26,6 +26,11 @@ enum gw_type {
 enum gw_order { GW_ORDER_ABCD, GW_ORDER_DCBA, GW_ORDER_BADC, GW_ORDER_CDAB };
 #define GW_ORDER_COUNT 4
 
+/* What a timestamp point counts since 1970-01-01T00:00:00Z (after scale
+ * and offset). */
+enum gw_time_unit { GW_TIME_S, GW_TIME_MS };
+#define GW_TIME_UNIT_COUNT 2
+
 #define GW_NAME_MAX 64
 #define GW_UNIT_MAX 24
 #define GW_SENTINEL_MAX 8
@@ -55,6 +60,8 @@ struct gw_point_def {
     struct gw_sentinel sentinels[GW_SENTINEL_MAX];
     uint8_t n_sentinels;
     bool counter;           /* cumulative: its kind derives interval deltas */
+    bool timestamp;         /* the device's clock: a good, plausible reading stamps the sample */
+    enum gw_time_unit timestamp_unit;
     int line;               /* where it was defined, for messages */
 };
 

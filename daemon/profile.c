@@ -12,8 +12,10 @@
 /* Parse state of one point beyond what gw_point_def stores. */
 struct point_parse {
     struct gw_point_def def;
-    bool has_count, has_bit, has_type;
+    bool has_count, has_bit, has_type, has_timestamp_unit;
 };
+
+static const char *const time_unit_names[GW_TIME_UNIT_COUNT] = { "s", "ms" };
 
 static int parse_sentinels(const config_setting_t *s, void *target, struct schema_ctx *ctx);
 static int parse_min(const config_setting_t *s, void *target, struct schema_ctx *ctx);
@@ -41,6 +43,10 @@ static const struct schema_key point_keys[] = {
     { .name = "max", .type = SCHEMA_CUSTOM, .parse = parse_max },
     { .name = "sentinel", .type = SCHEMA_CUSTOM, .parse = parse_sentinels },
     { .name = "counter", .type = SCHEMA_BOOL, POINT(counter) },
+    { .name = "timestamp", .type = SCHEMA_BOOL, POINT(timestamp) },
+    { .name = "timestamp_unit", .type = SCHEMA_ENUM, POINT(timestamp_unit), .def_num = GW_TIME_S,
+      .choices = time_unit_names, .n_choices = GW_TIME_UNIT_COUNT,
+      SCHEMA_PRESENT(struct point_parse, has_timestamp_unit) },
     { .name = "description", .type = SCHEMA_IGNORE },
 };
 
@@ -153,6 +159,38 @@ static int check_sentinels(const config_setting_t *s, const struct gw_point_def 
     return 0;
 }
 
+/* A clock counts whole seconds or milliseconds (integers wide enough for
+ * them), or seconds with a fraction (float64); float32's 24 bits cannot
+ * hold today's time to the second. */
+static bool timestamp_type(enum gw_type type)
+{
+    return type == GW_TYPE_UINT32 || type == GW_TYPE_INT32 || type == GW_TYPE_UINT64 ||
+           type == GW_TYPE_INT64 || type == GW_TYPE_FLOAT64;
+}
+
+static int check_timestamp(const config_setting_t *s, const struct point_parse *pp, struct schema_ctx *ctx)
+{
+    const struct gw_point_def *p = &pp->def;
+    int rc = 0;
+    if (pp->has_timestamp_unit && !p->timestamp) {
+        schema_error(ctx, s, "point '%s': timestamp_unit applies to a clock point (timestamp = true) only",
+                     p->name);
+        rc = -EINVAL;
+    }
+    if (!p->timestamp)
+        return rc;
+    if (!timestamp_type(p->type)) {
+        schema_error(ctx, s, "point '%s': a timestamp must be uint32, int32, uint64, int64 or float64, not %s",
+                     p->name, gw_type_names[p->type]);
+        rc = -EINVAL;
+    }
+    if (p->counter) {
+        schema_error(ctx, s, "point '%s': a timestamp is not a counter", p->name);
+        rc = -EINVAL;
+    }
+    return rc;
+}
+
 /* Type-dependent rules a table of keys cannot express. */
 static int check_point(const config_setting_t *s, struct point_parse *pp, struct schema_ctx *ctx)
 {
@@ -202,6 +240,8 @@ static int check_point(const config_setting_t *s, struct point_parse *pp, struct
         rc = -EINVAL;
     }
     if (check_sentinels(s, p, ctx))
+        rc = -EINVAL;
+    if (check_timestamp(s, pp, ctx))
         rc = -EINVAL;
     for (const char *c = name; *c; c++) {
         if (!(*c == '_' || *c == '-' || *c == '.' || (*c >= '0' && *c <= '9') ||
@@ -298,9 +338,29 @@ static bool points_overlap(const struct gw_point_def *a, const struct gw_point_d
     return !register_bits || a->bit == b->bit;
 }
 
+/* One clock per map: two would say two different times for one sample. */
+static int check_clock(const struct gw_profile *prof, const char *file, struct gw_diag *diag)
+{
+    const struct gw_point_def *first = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < prof->n_points; i++) {
+        const struct gw_point_def *p = &prof->points[i];
+        if (!p->timestamp)
+            continue;
+        if (!first) {
+            first = p;
+            continue;
+        }
+        diag_add(diag, file, p->line, "point '%s': a second timestamp point (the first is '%s' at line %d); "
+                 "a map has one clock", p->name, first->name, first->line);
+        rc = -EINVAL;
+    }
+    return rc;
+}
+
 static int check_map(const struct gw_profile *prof, const char *file, struct gw_diag *diag)
 {
-    int rc = 0;
+    int rc = check_clock(prof, file, diag);
     const struct gw_point_def **sorted = malloc(prof->n_points * sizeof *sorted);
     if (!sorted)
         return -ENOMEM;

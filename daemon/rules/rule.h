@@ -72,6 +72,11 @@ struct rule_device {
     struct rule_inst **rules;  /* this device's, comm_loss first */
     size_t n_rules;
     struct rule_inst *comm;    /* its comm_loss rule, or NULL */
+    /* The device's clock minus the wall clock at its last sample: between
+     * samples, time passes for its rules on the device's clock, so a
+     * device whose clock is off (a meter's RTC, the simulator's time)
+     * neither loses its comm_loss nor raises it at once. */
+    int64_t clock_offset_ms;
 };
 
 extern const struct rule_ops rule_limit_ops, rule_state_ops, rule_comm_loss_ops, rule_stale_ops,

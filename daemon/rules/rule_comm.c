@@ -14,6 +14,16 @@ struct silence {
     bool seen_good;        /* since the engine started */
 };
 
+/* A good value at t: the first one counts whatever its time, since the
+ * engine's start is on the wall clock and the device's may be behind it. */
+static void saw_good(struct silence *d, int64_t t)
+{
+    if (t >= d->last_good_ms || !d->seen_good) {
+        d->last_good_ms = t;
+        d->seen_good = true;
+    }
+}
+
 static int silence_init(struct rule_inst *r, int64_t now_ms)
 {
     struct silence *d = calloc(1, sizeof *d);
@@ -58,10 +68,8 @@ static bool any_good(const struct gw_sample *s)
 static void comm_sample(struct rule_inst *r, const struct gw_sample *s, int64_t t)
 {
     struct silence *d = r->data;
-    if (any_good(s) && t >= d->last_good_ms) {
-        d->last_good_ms = t;
-        d->seen_good = true;
-    }
+    if (any_good(s))
+        saw_good(d, t);
     silence_judge(r, t);
 }
 
@@ -69,10 +77,8 @@ static void stale_sample(struct rule_inst *r, const struct gw_sample *s, int64_t
 {
     struct silence *d = r->data;
     double v;
-    if (rule_reading(s, r->cfg->point, &v) == 0 && t >= d->last_good_ms) {
-        d->last_good_ms = t;
-        d->seen_good = true;
-    }
+    if (rule_reading(s, r->cfg->point, &v) == 0)
+        saw_good(d, t);
     silence_judge(r, t);
 }
 

@@ -271,6 +271,7 @@ int rules_eval_sample(struct gw_rules *r, const struct gw_sample *s, const struc
     if (!d || !d->n_rules)
         return -ENOENT;
     int64_t t = s->ts_ms > 0 ? s->ts_ms : now_ms;
+    d->clock_offset_ms = t - now_ms;
     r->now_ms = now_ms;
     for (size_t i = 0; i < d->n_rules; i++) {
         d->rules[i]->ops->sample(d->rules[i], s, t);
@@ -281,13 +282,15 @@ int rules_eval_sample(struct gw_rules *r, const struct gw_sample *s, const struc
     return 0;
 }
 
-static void expire_shelving(struct gw_rules *r, struct rule_device *d, int64_t now_ms)
+/* Shelving runs on the wall clock (its expiry was set by a command); the
+ * transition is stamped on the device's, t. */
+static void expire_shelving(struct gw_rules *r, struct rule_device *d, int64_t now_ms, int64_t t)
 {
     for (size_t i = 0; i < d->n_rules; i++) {
         struct alarm *a = &d->rules[i]->alarm;
         if (a->shelved_until_ms && now_ms >= a->shelved_until_ms && alarm_unshelve(a) == 0) {
             update_suppression(d);
-            commit(r, d->rules[i], now_ms, "shelve-expired");
+            commit(r, d->rules[i], t, "shelve-expired");
         }
     }
 }
@@ -297,11 +300,12 @@ void rules_tick(struct gw_rules *r, int64_t now_ms)
     r->now_ms = now_ms;
     for (size_t di = 0; di < r->cfg->n_devices; di++) {
         struct rule_device *d = &r->devices[di];
-        expire_shelving(r, d, now_ms);
+        int64_t t = now_ms + d->clock_offset_ms;
+        expire_shelving(r, d, now_ms, t);
         for (size_t i = 0; i < d->n_rules; i++)
             if (d->rules[i]->ops->tick)
-                d->rules[i]->ops->tick(d->rules[i], now_ms);
-        commit_device(r, d, now_ms);
+                d->rules[i]->ops->tick(d->rules[i], t);
+        commit_device(r, d, t);
     }
     maybe_save(r, now_ms);
 }

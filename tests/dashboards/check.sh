@@ -269,12 +269,17 @@ EOF
     }
     n=$(query 'SELECT count("power_kw") FROM "meter"' | jq '.results[0].series[0].values[0][1] // 0')
     [ "$n" -gt 0 ] || { problem "live: the daemon wrote no readings"; tail -n 20 "$tmp/daemon.log"; return 0; }
+    # Readings carry the simulator's clock (a fixed date), so the dashboards
+    # are asked for the 2 hours before the last reading (epoch ms).  Only the
+    # daemon's own health is on the wall clock.
+    end=$(query 'SELECT last("power_kw") FROM "meter"' | jq '.results[0].series[0].values[0][0]')
 
     # Until the daemon writes alarm transitions, a few stand in for them,
-    # shaped as docs/dashboards.md describes.
+    # shaped as docs/dashboards.md describes, in the hour before the last
+    # reading.
     a=$(query 'SELECT count("seq") FROM "alarm"' | jq '.results[0].series[0].values[0][1] // 0')
     if [ "$a" -eq 0 ]; then
-        now=$(date +%s)
+        now=$((end / 1000))
         printf '%s\n' \
             "alarm,device=chiller-1,rule=chw-supply-high,severity=high,site=demo-tower,state=active-unacknowledged value=9.6,limit=9,active=1,seq=1 $(( (now - 600) * 1000 ))" \
             "alarm,device=chiller-1,rule=chw-supply-high,severity=high,site=demo-tower,state=active-acknowledged value=9.7,limit=9,active=1,seq=2 $(( (now - 300) * 1000 ))" \
@@ -287,10 +292,10 @@ EOF
     # Variables: each query with its predecessors filled in must answer.
     site=$(query 'SHOW TAG VALUES WITH KEY = "site"' | jq -r '.results[0].series[0].values[0][1] // empty')
     [ "$site" = demo-tower ] || problem "live: \$site query gives '$site', not demo-tower"
-    subst() {  # fill in the variables of one query; range: the last 2 hours
+    subst() {  # fill in the variables of one query; range: 2 hours to END (now() or epoch ms)
         sed -e "s/\\\$site/$site/g" -e 's/\$building/.*/g' -e 's/\$device/.*/g' \
             -e 's/\$timezone/Asia\/Shanghai/g' -e 's/\$floor_area_m2/42000/g' -e 's/\$water_main/wm-main/g' \
-            -e 's/\$__interval/10s/g' -e 's/\$timeFilter/time >= now() - 2h/g'
+            -e 's/\$__interval/10s/g' -e "s/\\\$timeFilter/time >= $1 - 2h AND time <= $1/g"
     }
     panels=0 empty_ok=0 qn=0
     for f in $files; do
@@ -298,7 +303,7 @@ EOF
         jq -r '.templating.list[] | select(.type == "query") | [.name, .query] | @tsv' "$f" >"$tmp/vars.tsv"
         while IFS="$(printf '\t')" read -r name q; do
             qn=$((qn + 1))
-            ans=$(query "$(printf '%s' "$q" | subst)")
+            ans=$(query "$(printf '%s' "$q" | subst "${end}ms")")
             vals=$(printf '%s' "$ans" | jq '[.results[0].series[]?.values[]?] | length')
             err=$(printf '%s' "$ans" | jq -r '.error // .results[0].error // empty')
             [ -z "$err" ] || problem "live: $uid variable $name: $err"
@@ -311,9 +316,13 @@ EOF
         while IFS="$(printf '\t')" read -r title ref q; do
             qn=$((qn + 1))
             echo "$title" >>"$tmp/titles"
-            text=$(printf '%s' "$q" | subst)
+            case "$q" in
+                *'FROM "greenwatch"'*) to='now()' ;;
+                *) to="${end}ms" ;;
+            esac
+            text=$(printf '%s' "$q" | subst "$to")
             case "$title" in  # the panel's own range
-                *today*) text=$(printf '%s' "$text" | sed 's/now() - 2h/now() - 1d/') ;;
+                *today*) text=$(printf '%s' "$text" | sed "s/$to - 2h/$to - 1d/") ;;
             esac
             ans=$(query "$text")
             err=$(printf '%s' "$ans" | jq -r '.error // .results[0].error // empty' 2>/dev/null || echo "not JSON: $ans")

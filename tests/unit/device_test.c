@@ -4,8 +4,8 @@
  * reads longer than a limit, reads across a block boundary) or stops
  * answering, and logs every request.  Covers the plan's request count,
  * learning holes, marking and remembering illegal points, narrowing the
- * read limit, communication failure, bad samples, uncertain quality, and
- * the kind plugin's calls.
+ * read limit, communication failure, bad samples, uncertain quality, the
+ * kind plugin's calls, and the device's clock stamping samples.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -21,6 +21,7 @@
 #include "harness.h"
 #include "plugin.h"
 #include "sample.h"
+#include "scheduler.h"
 
 #define N(a) (sizeof(a) / sizeof(*(a)))
 
@@ -147,6 +148,8 @@ struct calls {
     int init, derive, fini;
     int init_result;
     size_t readings_seen;     /* at the last derive */
+    int64_t ts_seen;          /* the sample's time and interval at the last derive */
+    double elapsed_seen;
     const struct gw_host *host;
     struct gw_device_info info;
 };
@@ -167,6 +170,8 @@ static int counting_derive(void *state, struct gw_sample *s)
 {
     calls.derive++;
     calls.readings_seen = s->n_readings;
+    calls.ts_seen = s->ts_ms;
+    calls.elapsed_seen = s->elapsed_s;
     CU_ASSERT_PTR_EQUAL(state, &state_token);
     const struct gw_reading *a = calls.host->find(s, "a"), *b = calls.host->find(s, "b");
     if (a && b && a->quality == GW_QUALITY_GOOD && b->quality == GW_QUALITY_GOOD)
@@ -892,6 +897,279 @@ static void test_plugin_lifecycle(void)
     CU_ASSERT_EQUAL(calls.fini, 0);
 }
 
+/* ---- the device's clock ---------------------------------------------- */
+
+/* 2011-01-01T00:00:00Z: far enough from any wall clock this runs under
+ * that a sample stamped by the wall clock cannot pass for it. */
+#define T0 1293840000LL
+
+/* Put value into the registers of a clock point of type at address of
+ * holding, big-endian (ABCD), by hand. */
+static void put_clock(enum gw_type type, unsigned address, double value)
+{
+    uint64_t bits;
+    unsigned n = type == GW_TYPE_UINT32 || type == GW_TYPE_INT32 ? 2 : 4;
+    if (type == GW_TYPE_FLOAT64)
+        memcpy(&bits, &value, sizeof bits);
+    else
+        bits = (uint64_t)(int64_t)value;
+    for (unsigned i = 0; i < n; i++)
+        fake.regs[H][address + i] = (uint16_t)(bits >> (16 * (n - 1 - i)));
+}
+
+/* A good clock reading stamps the sample, in seconds or milliseconds,
+ * through scale and offset; the clock is still published; the interval
+ * follows the clock, not the wall. */
+static void test_clock_stamps(void)
+{
+    static const struct {
+        const char *what, *keys;
+        enum gw_type type;
+        double raw, step;       /* the clock's raw value, and its raw step for 300 s */
+        int64_t ts_ms;
+        double later;           /* the clock's published value after the step */
+    } cases[] = {
+        { "uint32 s", "type = \"uint32\";", GW_TYPE_UINT32, (double)T0, 300, T0 * 1000, T0 + 300 },
+        { "uint64 ms", "type = \"uint64\"; timestamp_unit = \"ms\";", GW_TYPE_UINT64,
+          (double)(T0 * 1000 + 123), 300000, T0 * 1000 + 123, (T0 + 300) * 1000 + 123 },
+        { "int64 ms", "type = \"int64\"; timestamp_unit = \"ms\";", GW_TYPE_INT64,
+          (double)(T0 * 1000 + 7), 300000, T0 * 1000 + 7, (T0 + 300) * 1000 + 7 },
+        { "float64 s", "type = \"float64\";", GW_TYPE_FLOAT64, (double)T0 + 0.25, 300, T0 * 1000 + 250,
+          T0 + 300.25 },
+        /* a device counting from 2000-01-01, as many loggers do */
+        { "int32 s since 2000", "type = \"int32\"; offset = 946684800.0;", GW_TYPE_INT32,
+          (double)(T0 - 946684800), 300, T0 * 1000, T0 + 300 },
+        /* a clock in tenths of a second */
+        { "uint64 x0.1 s", "type = \"uint64\"; scale = 0.1;", GW_TYPE_UINT64, (double)T0 * 10 + 5, 3000,
+          T0 * 1000 + 500, T0 + 300.5 },
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        fake_reset();
+        struct rig r;
+        char keys[512];
+        snprintf(keys, sizeof keys,
+                 "points = ( { name = \"a\"; table = \"holding\"; address = 0; },\n"
+                 "           { name = \"clock\"; table = \"holding\"; address = 10; timestamp = true; %s } );",
+                 cases[i].keys);
+        CU_ASSERT_EQUAL_FATAL(rig_open(&r, keys, &counting_plugin), 0);
+        CU_ASSERT_EQUAL(r.dev.clock_point, 1);
+        put_clock(cases[i].type, 10, cases[i].raw);
+        CU_ASSERT_EQUAL(rig_poll(&r), GW_READ_OK);
+        CU_ASSERT_EQUAL(fake.n_log, 1u);    /* the clock is read with the rest */
+        if (r.s.ts_ms != cases[i].ts_ms)
+            fprintf(stderr, "\n  %s: ts %lld, want %lld\n", cases[i].what, (long long)r.s.ts_ms,
+                    (long long)cases[i].ts_ms);
+        CU_ASSERT_EQUAL(r.s.ts_ms, cases[i].ts_ms);
+        CU_ASSERT_DOUBLE_EQUAL(r.s.elapsed_s, 0.0, 0);
+        CU_ASSERT_EQUAL(quality(&r, "clock"), GW_QUALITY_GOOD);
+        CU_ASSERT_EQUAL(calls.ts_seen, cases[i].ts_ms);     /* derive sees the device's time */
+
+        /* five minutes later by the device's clock, a moment by the wall's */
+        put_clock(cases[i].type, 10, cases[i].raw + cases[i].step);
+        CU_ASSERT_EQUAL(rig_poll(&r), GW_READ_OK);
+        CU_ASSERT_EQUAL(r.s.ts_ms, cases[i].ts_ms + 300000);
+        CU_ASSERT_DOUBLE_EQUAL(r.s.elapsed_s, 300.0, 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(calls.elapsed_seen, 300.0, 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(value(&r, "clock"), cases[i].later, 1e-3);  /* still published */
+        rig_close(&r);
+    }
+}
+
+/* A clock that is not read, uncertain or implausible leaves the sample
+ * on the wall clock, carried on from the device's last time once it has
+ * one, so the intervals still add up to the device's own time. */
+static void test_clock_falls_back(void)
+{
+    fake_reset();
+    struct rig r;
+    CU_ASSERT_EQUAL_FATAL(rig_open(&r,
+        "points = ( { name = \"a\"; table = \"holding\"; address = 0; },\n"
+        "           { name = \"clock\"; table = \"holding\"; address = 10; type = \"uint32\";\n"
+        "             timestamp = true; sentinel = [ 0xFFFFFFFF ]; } );", &counting_plugin), 0);
+
+    /* no answer before any clock reading: the wall clock */
+    fake.answers_left = 0;
+    int64_t before = clock_wall_ms();
+    CU_ASSERT_EQUAL(rig_poll(&r), GW_READ_COMM_FAILED);
+    int64_t after = clock_wall_ms();
+    CU_ASSERT(r.s.ts_ms >= before && r.s.ts_ms <= after);
+    CU_ASSERT_DOUBLE_EQUAL(r.s.elapsed_s, 0.0, 0);
+    CU_ASSERT_EQUAL(calls.ts_seen, r.s.ts_ms);
+
+    /* the clock, years behind the wall: no interval (a clock set back) */
+    fake.answers_left = -1;
+    put_clock(GW_TYPE_UINT32, 10, (double)T0);
+    CU_ASSERT_EQUAL(rig_poll(&r), GW_READ_OK);
+    CU_ASSERT_EQUAL(r.s.ts_ms, T0 * 1000);
+    CU_ASSERT_DOUBLE_EQUAL(r.s.elapsed_s, 0.0, 0);
+
+    /* then every way of not having a usable clock: carried on from T0 by
+     * the wall clock, which moves by milliseconds here */
+    static const struct {
+        const char *what;
+        double raw;             /* < 0: no answer; 0: device_bad_sample */
+        enum gw_quality clock_q;
+    } fallbacks[] = {
+        { "no answer", -1, GW_QUALITY_BAD },
+        { "sentinel", 4294967295.0, GW_QUALITY_UNCERTAIN },
+        { "before 2000", 946684799.0, GW_QUALITY_GOOD },
+        { "2100", 4102444800.0, GW_QUALITY_GOOD },
+        { "not polled", 0, GW_QUALITY_BAD },
+    };
+    double elapsed_sum = 0.0;
+    int64_t prev = r.s.ts_ms;
+    for (size_t i = 0; i < N(fallbacks); i++) {
+        if (fallbacks[i].raw == 0) {
+            sample_free(&r.s);
+            CU_ASSERT_EQUAL(device_bad_sample(&r.dev, &r.s), 0);
+        } else {
+            fake.answers_left = fallbacks[i].raw < 0 ? 0 : -1;
+            if (fallbacks[i].raw > 0)
+                put_clock(GW_TYPE_UINT32, 10, fallbacks[i].raw);
+            rig_poll(&r);
+        }
+        bool carried = r.s.ts_ms >= prev && r.s.ts_ms < T0 * 1000 + 60000;
+        if (!carried)
+            fprintf(stderr, "\n  %s: ts %lld after %lld\n", fallbacks[i].what, (long long)r.s.ts_ms,
+                    (long long)prev);
+        CU_ASSERT(carried);
+        CU_ASSERT_EQUAL(quality(&r, "clock"), fallbacks[i].clock_q);   /* published as read */
+        CU_ASSERT_DOUBLE_EQUAL(r.s.elapsed_s, (double)(r.s.ts_ms - prev) / 1000.0, 1e-9);
+        elapsed_sum += r.s.elapsed_s;
+        prev = r.s.ts_ms;
+    }
+
+    /* the clock again, 15 minutes on: the intervals since T0 add up to
+     * exactly that */
+    fake.answers_left = -1;
+    put_clock(GW_TYPE_UINT32, 10, (double)(T0 + 900));
+    CU_ASSERT_EQUAL(rig_poll(&r), GW_READ_OK);
+    CU_ASSERT_EQUAL(r.s.ts_ms, (T0 + 900) * 1000);
+    elapsed_sum += r.s.elapsed_s;
+    CU_ASSERT_DOUBLE_EQUAL(elapsed_sum, 900.0, 1e-6);
+
+    /* set back to the earliest plausible time: taken, with no interval */
+    put_clock(GW_TYPE_UINT32, 10, 946684800.0);
+    CU_ASSERT_EQUAL(rig_poll(&r), GW_READ_OK);
+    CU_ASSERT_EQUAL(r.s.ts_ms, 946684800000LL);
+    CU_ASSERT_DOUBLE_EQUAL(r.s.elapsed_s, 0.0, 0);
+    rig_close(&r);
+
+    /* a map without a clock: the wall clock, as always */
+    fake_reset();
+    CU_ASSERT_EQUAL_FATAL(rig_open(&r, "points = ( { name = \"a\"; table = \"holding\"; address = 0; } );",
+                                   &none_plugin), 0);
+    CU_ASSERT_EQUAL(r.dev.clock_point, -1);
+    before = clock_wall_ms();
+    CU_ASSERT_EQUAL(rig_poll(&r), GW_READ_OK);
+    CU_ASSERT(r.s.ts_ms >= before && r.s.ts_ms <= clock_wall_ms());
+    rig_close(&r);
+}
+
+/* The clock's profile keys are checked like every other: each error
+ * names the file and the line of the point. */
+static void test_clock_keys(void)
+{
+    static const struct {
+        const char *what, *points;
+        int line;               /* of the config file, counted from 1 */
+        const char *message;
+    } cases[] = {
+        { "uint16", "{ name = \"c\"; table = \"holding\"; address = 0; timestamp = true; }", 6,
+          "point 'c': a timestamp must be uint32, int32, uint64, int64 or float64, not uint16" },
+        { "float32", "{ name = \"c\"; table = \"holding\"; address = 0; type = \"float32\"; timestamp = true; }", 6,
+          "point 'c': a timestamp must be uint32, int32, uint64, int64 or float64, not float32" },
+        { "string", "{ name = \"c\"; table = \"input\"; address = 0; type = \"string\"; count = 4;\n"
+          "  timestamp = true; }", 6,
+          "point 'c': a timestamp must be uint32, int32, uint64, int64 or float64, not string" },
+        { "coil", "{ name = \"c\"; table = \"coil\"; address = 0; timestamp = true; }", 6,
+          "point 'c': a timestamp must be uint32, int32, uint64, int64 or float64, not bit" },
+        { "unit without timestamp", "{ name = \"c\"; table = \"holding\"; address = 0; type = \"uint64\";\n"
+          "  timestamp_unit = \"ms\"; }", 6,
+          "point 'c': timestamp_unit applies to a clock point (timestamp = true) only" },
+        { "unknown unit", "{ name = \"c\"; table = \"holding\"; address = 0; type = \"uint64\"; timestamp = true;\n"
+          "  timestamp_unit = \"us\"; }", 7, "timestamp_unit = \"us\" is not one of: s, ms" },
+        { "not a bool", "{ name = \"c\"; table = \"holding\"; address = 0; type = \"uint64\";\n"
+          "  timestamp = \"yes\"; }", 7, "timestamp must be true or false" },
+        { "a counter", "{ name = \"c\"; table = \"holding\"; address = 0; type = \"uint32\"; timestamp = true;\n"
+          "  counter = true; }", 6, "point 'c': a timestamp is not a counter" },
+        { "two clocks", "{ name = \"a\"; table = \"holding\"; address = 0; type = \"uint32\"; timestamp = true; },\n"
+          "{ name = \"b\"; table = \"holding\"; address = 2; type = \"float64\"; timestamp = true; }", 7,
+          "point 'b': a second timestamp point (the first is 'a' at line 6); a map has one clock" },
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        char *text = NULL, path[PATH_MAX], want[PATH_MAX + 32];
+        CU_ASSERT_FATAL(asprintf(&text,
+                                 "site = { id = \"t\"; };\n"
+                                 "daemon = { log_level = \"error\"; plugin_dir = \"%s\"; };\n"
+                                 "buses = ( { id = \"b\"; tcp = \"127.0.0.1:1502\"; } );\n"
+                                 "devices = ( { id = \"dev\"; bus = \"b\"; unit = 1;\n"
+                                 "points = (\n%s\n); } );\n",
+                                 GW_TEST_PLUGIN_DIR, cases[i].points) >= 0);
+        CU_ASSERT_EQUAL_FATAL(write_temp_file(path, sizeof path, text), 0);
+        free(text);
+        struct gw_config *cfg = NULL;
+        struct gw_diag diag = { 0 };
+        CU_ASSERT_NOT_EQUAL(config_load(path, &cfg, &diag), 0);
+        snprintf(want, sizeof want, "%s:%d: ", path, cases[i].line);
+        bool found = false;
+        for (size_t k = 0; k < diag.n && !found; k++)
+            found = strncmp(diag.lines[k], want, strlen(want)) == 0 && strstr(diag.lines[k], cases[i].message);
+        if (!found) {
+            fprintf(stderr, "\n  %s: want %s... %s; got:", cases[i].what, want, cases[i].message);
+            for (size_t k = 0; k < diag.n; k++)
+                fprintf(stderr, "\n    %s", diag.lines[k]);
+            fprintf(stderr, "\n");
+        }
+        CU_ASSERT(found);
+        diag_free(&diag);
+        config_free(cfg);
+    }
+}
+
+/* The meter kind on device time: a counter's plausibility cap and the
+ * 15-minute demand work in the device's minutes, though the polls come
+ * milliseconds apart by the wall clock. */
+static void test_clock_meter_kind(void)
+{
+    fake_reset();
+    struct rig r;
+    CU_ASSERT_EQUAL_FATAL(rig_open(&r,
+        "kind = \"meter\"; params = { rated_kw = 400.0; };\n"
+        "points = ( { name = \"energy_kwh\"; table = \"holding\"; address = 0; type = \"uint32\";\n"
+        "             scale = 0.01; unit = \"kWh\"; counter = true; },\n"
+        "           { name = \"clock\"; table = \"holding\"; address = 10; type = \"uint32\"; timestamp = true; } );",
+        &none_plugin), 0);
+    struct gw_kinds kinds;
+    struct gw_diag diag = { 0 };
+    CU_ASSERT_EQUAL_FATAL(kinds_load(r.cfg, &kinds, &diag), 0);
+    diag_free(&diag);
+    const struct gw_plugin *meter = kinds_find(&kinds, "meter");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(meter);
+    device_free(&r.dev);
+    CU_ASSERT_EQUAL_FATAL(device_init(&r.dev, &r.cfg->devices[0], meter), 0);
+
+    /* 300 kW from 10:00 UTC, read every three minutes of the device */
+    const int64_t start = T0 + 2 * 86400 + 10 * 3600;   /* Monday 2011-01-03 10:00 */
+    for (int k = 0; k <= 5; k++) {
+        put_clock(GW_TYPE_UINT32, 10, (double)(start + 180 * k));
+        put_clock(GW_TYPE_UINT32, 0, 100000.0 + 1500.0 * k);   /* 15 kWh a step, in 0.01 */
+        CU_ASSERT_EQUAL_FATAL(rig_poll(&r), GW_READ_OK);
+        CU_ASSERT_EQUAL(r.s.ts_ms, (start + 180 * k) * 1000);
+        if (k == 0)
+            continue;
+        /* 15 kWh in 3 minutes is within 1.5 x 400 kW: good by the device's
+         * clock, though by the wall's it came at once */
+        CU_ASSERT_EQUAL(quality(&r, "energy_kwh_delta"), GW_QUALITY_GOOD);
+        CU_ASSERT_DOUBLE_EQUAL(value(&r, "energy_kwh_delta"), 15.0, 1e-9);
+    }
+    /* 10:15: the quarter hour closed, fully covered */
+    CU_ASSERT_EQUAL(quality(&r, "demand_kw"), GW_QUALITY_GOOD);
+    CU_ASSERT_DOUBLE_EQUAL(value(&r, "demand_kw"), 300.0, 1e-6);
+    rig_close(&r);
+    kinds_free(&kinds);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -909,7 +1187,11 @@ int main(void)
         !CU_add_test(suite, "device_bad_sample", test_bad_sample) ||
         !CU_add_test(suite, "uncertain quality passes through", test_uncertain_passes_through) ||
         !CU_add_test(suite, "the generic plugin is called", test_generic_plugin) ||
-        !CU_add_test(suite, "plugin init, derive, fini", test_plugin_lifecycle)) {
+        !CU_add_test(suite, "plugin init, derive, fini", test_plugin_lifecycle) ||
+        !CU_add_test(suite, "the clock's profile keys", test_clock_keys) ||
+        !CU_add_test(suite, "the device's clock stamps samples", test_clock_stamps) ||
+        !CU_add_test(suite, "an unusable clock falls back", test_clock_falls_back) ||
+        !CU_add_test(suite, "the meter kind on device time", test_clock_meter_kind)) {
         CU_cleanup_registry();
         return CU_get_error();
     }

@@ -56,23 +56,35 @@ static const struct expected {
     /* input 0x00-0x11 | 0x34-0x57 (36 registers) | 0xC8-0xCD (gap of 18
      * to 0xE0) | 0xE0-0xF5 (gap of 8 to 0xEA) | 0x156 */
     { "eastron-sdm630", 5, "5 input" },
-    /* holding 0-5 | 10-13 (gap 4) | 30-33 (gap 16); coil 0 */
+    /* The generic profiles' sim_clock (a uint64 in holding registers, the
+     * simulated building's clock) sits in a gap a read already spans where
+     * the map has holding registers, so it costs no request there; a map
+     * without holding registers (gas and water meters, fan drive, weather
+     * transmitter) needs one holding read more for it. */
+    /* holding 0-5 | 6-9 clock | 10-13 (no gap left) | 30-33 (gap 16);
+     * coil 0 */
     { "generic-boiler", 3, "2 holding + 1 coil" },
-    /* holding 0-23; input 0-2 | 100-103 | 200-203 (hole 110-199);
-     * discrete 0 */
+    /* holding 0-23 (clock 14-17 in the gap before chw_flow); input 0-2 |
+     * 100-103 | 200-203 (hole 110-199); discrete 0 */
     { "generic-chiller", 5, "1 holding + 3 input + 1 discrete" },
-    { "generic-gas-meter", 2, "1 input + 1 discrete" },
-    /* holding 0-7 | 100-105 | 120-125 | 150-171 | 200-207 | 220-223 |
-     * 300 (hole 230-299) */
+    /* input 0-3; discrete 0; holding 0-3 the clock */
+    { "generic-gas-meter", 3, "1 input + 1 discrete + 1 holding" },
+    /* holding 0-7 | 100-105 | 120-125 | 150-171 (clock 156-159 between
+     * apparent power and power factor) | 200-207 | 220-223 | 300 (hole
+     * 230-299) */
     { "generic-meter-main", 7, "7 holding" },
+    /* holding 0-23 (clock 14-17 between the transmitters and the
+     * counters) */
     { "generic-pump", 1, "1 holding" },
-    /* holding 0-27 | 64-65 (gap 36) */
+    /* holding 0-27 (clock 14-17 between power and power factor) | 64-65
+     * (gap 36) */
     { "generic-submeter", 2, "2 holding" },
-    /* input 0-4 | 16-19 (gap 11) */
-    { "generic-vfd", 2, "2 input" },
-    /* input 0-20 (gaps 6 and 10); discrete 0 */
-    { "generic-water-meter", 2, "1 input + 1 discrete" },
-    { "generic-weather", 1, "1 input" },
+    /* input 0-4 | 16-19 (gap 11); holding 0-3 the clock */
+    { "generic-vfd", 3, "2 input + 1 holding" },
+    /* input 0-20 (gaps 6 and 10); discrete 0; holding 0-3 the clock */
+    { "generic-water-meter", 3, "1 input + 1 discrete + 1 holding" },
+    /* input 0-10; holding 0-3 the clock */
+    { "generic-weather", 2, "1 input + 1 holding" },
     /* coil 0; discrete 0-37 (bit gaps up to 24); input 3-15 */
     { "lochinvar-crest", 3, "1 coil + 1 discrete + 1 input" },
     /* holding 2999-3032 (gap 8 before 3019) | 3053-3084 | 3109-3110
@@ -503,6 +515,62 @@ static void test_plant(void)
     profile_free(&p);
 }
 
+/* Every generic profile has one clock, sim_clock (uint64 in holding
+ * registers, seconds or milliseconds), which greenwatch-sim fills with
+ * its simulated time; a vendor profile declares none it was not
+ * documented to have. */
+static void test_generic_clocks(void)
+{
+    static const struct {
+        const char *id;
+        enum gw_time_unit unit;
+    } clocks[] = {
+        { "generic-boiler", GW_TIME_S }, { "generic-chiller", GW_TIME_S },
+        { "generic-gas-meter", GW_TIME_S }, { "generic-meter-main", GW_TIME_MS },
+        { "generic-pump", GW_TIME_S }, { "generic-submeter", GW_TIME_S },
+        { "generic-vfd", GW_TIME_S }, { "generic-water-meter", GW_TIME_MS },
+        { "generic-weather", GW_TIME_S },
+    };
+    for (size_t i = 0; i < N_EXPECTED; i++) {
+        struct gw_profile p;
+        if (load(expected[i].id, &p) != 0) {
+            profile_free(&p);
+            continue;
+        }
+        const struct gw_point_def *clock = NULL;
+        size_t n = 0;
+        for (size_t k = 0; k < p.n_points; k++)
+            if (p.points[k].timestamp) {
+                clock = &p.points[k];
+                n++;
+            }
+        bool generic = strncmp(expected[i].id, "generic-", 8) == 0;
+        CU_ASSERT_EQUAL(n, generic ? 1u : 0u);
+        if (n != (generic ? 1u : 0u))
+            fprintf(stderr, "\n%s: %zu timestamp points\n", expected[i].id, n);
+        for (size_t c = 0; generic && clock && c < sizeof clocks / sizeof *clocks; c++) {
+            if (strcmp(clocks[c].id, expected[i].id) != 0)
+                continue;
+            CU_ASSERT_STRING_EQUAL(clock->name, "sim_clock");
+            CU_ASSERT_EQUAL(clock->table, GW_TABLE_HOLDING);
+            CU_ASSERT_EQUAL(clock->type, GW_TYPE_UINT64);
+            CU_ASSERT_EQUAL(clock->timestamp_unit, clocks[c].unit);
+            CU_ASSERT_STRING_EQUAL(clock->unit, clocks[c].unit == GW_TIME_MS ? "ms" : "s");
+            /* Exactly, to the unit: 2026-07-14T03:33:20Z is 1784000000 s
+             * = 0x6A55AE00; 123 ms later is 0x019F5EAFB07B ms. */
+            static const uint16_t s_regs[4] = { 0x0000, 0x0000, 0x6A55, 0xAE00 };
+            static const uint16_t ms_regs[4] = { 0x0000, 0x019F, 0x5EAF, 0xB07B };
+            bool ms = clocks[c].unit == GW_TIME_MS;
+            struct gw_reading out = { 0 };
+            CU_ASSERT_EQUAL(decode_point(clock, ms ? ms_regs : s_regs, NULL, &out), 0);
+            CU_ASSERT_EQUAL(out.quality, GW_QUALITY_GOOD);
+            CU_ASSERT_DOUBLE_EQUAL(out.value, ms ? 1784000000123.0 : 1784000000.0, 0);
+            free(out.text);
+        }
+        profile_free(&p);
+    }
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -517,7 +585,8 @@ int main(void)
         !CU_add_test(suite, "Acrel ADL400", test_acrel) ||
         !CU_add_test(suite, "TUF-2000M flow and heat", test_flow_and_heat_meters) ||
         !CU_add_test(suite, "Danfoss FC 102 and ABB ACS580", test_drives) ||
-        !CU_add_test(suite, "Trane RTWD and Lochinvar Crest", test_plant)) {
+        !CU_add_test(suite, "Trane RTWD and Lochinvar Crest", test_plant) ||
+        !CU_add_test(suite, "the generic profiles' clocks", test_generic_clocks)) {
         CU_cleanup_registry();
         return CU_get_error();
     }

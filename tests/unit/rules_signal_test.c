@@ -37,6 +37,34 @@ static void test_comm_loss(void)
     fx_close(&fx);
 }
 
+/* A device whose clock is a year behind the wall clock (a meter's RTC
+ * never set, or the simulator's time): its samples are judged at their
+ * own time, and between samples time passes on its clock, so comm_loss
+ * neither stays silent nor fires at once. */
+static void test_comm_loss_device_clock(void)
+{
+    const int64_t behind = 365LL * 86400 * 1000;
+    struct fx fx;
+    fx_open(&fx, FX_BASE "rules = ( { id = \"comm\"; device = \"d\"; type = \"comm_loss\"; } );\n", FX_S(0));
+    const char *names[] = { "p" };
+    double values[] = { 1 };
+    struct gw_sample s;
+    for (int t = 0; t <= 20; t += 10) {  /* stamped a year ago, judged now */
+        CU_ASSERT_EQUAL_FATAL(sample_init(&s, "d", 1), 0);
+        s.ts_ms = FX_S(t) - behind;
+        sample_add(&s, names[0], "", values[0], GW_QUALITY_GOOD);
+        CU_ASSERT_EQUAL(rules_eval_sample(fx.rules, &s, NULL, FX_S(t)), 0);
+        sample_free(&s);
+    }
+    rules_tick(fx.rules, FX_S(49));
+    CU_ASSERT_EQUAL(fx_state(&fx, "comm"), NORMAL);
+    rules_tick(fx.rules, FX_S(50));  /* 3 intervals of 10 s since the last good sample */
+    CU_ASSERT_EQUAL(fx_state(&fx, "comm"), ACT_UN);
+    CU_ASSERT_EQUAL_FATAL(fx.n_events, 1);
+    CU_ASSERT_EQUAL(fx.events[0].ts_ms, FX_S(50) - behind);  /* on the device's clock */
+    fx_close(&fx);
+}
+
 static void test_stale_point(void)
 {
     static const struct fx_step steps[] = {
@@ -163,6 +191,7 @@ int main(void)
 {
     static const struct fx_test tests[] = {
         { "comm loss on ticks and samples", test_comm_loss },
+        { "comm loss of a device whose clock is behind", test_comm_loss_device_clock },
         { "stale point", test_stale_point },
         { "rate of change", test_rate },
         { "spike, and a step that is not one", test_spike },

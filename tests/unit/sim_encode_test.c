@@ -42,6 +42,11 @@ static const struct encode_case cases[] = {
       { 0x1200, 0x5634, 0xAB78, 0xEFCD } },
     { "uint64 DCBA", GW_TYPE_UINT64, GW_ORDER_DCBA, 1, 0, 5124095577148911.0, 0,
       { 0xEFCD, 0xAB78, 0x5634, 0x1200 } },
+    /* a device clock: 2026-07-14T03:33:20Z in seconds and in ms (+123) */
+    { "uint64 clock s", GW_TYPE_UINT64, GW_ORDER_ABCD, 1, 0, 1784000000.0, 0,
+      { 0x0000, 0x0000, 0x6A55, 0xAE00 } },
+    { "uint64 clock ms", GW_TYPE_UINT64, GW_ORDER_ABCD, 1, 0, 1784000000123.0, 0,
+      { 0x0000, 0x019F, 0x5EAF, 0xB07B } },
     { "int64 -2", GW_TYPE_INT64, GW_ORDER_ABCD, 1, 0, -2, 0, { 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFE } },
     { "int64 Wh as kWh", GW_TYPE_INT64, GW_ORDER_ABCD, 0.001, 0, 1234.567, 0,
       { 0x0000, 0x0000, 0x0012, 0xD687 } },

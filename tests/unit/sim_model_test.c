@@ -253,6 +253,46 @@ static void test_served_counter(void)
     free(b);
 }
 
+/* Every role's sim_clock serves the instant of the model step its values
+ * belong to, in the unit its profile gives it; decoded by hand. */
+static void test_served_clock(void)
+{
+    static const struct {
+        const char *profile, *role, *which;
+        unsigned address;
+        double per_s;           /* register units per simulated second */
+    } cases[] = {
+        { "generic-meter-main", "meter", "main", 156, 1000.0 },
+        { "generic-chiller", "chiller", NULL, 14, 1.0 },
+        { "generic-weather", "weather", NULL, 0, 1.0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct gw_profile *p = load_profile(cases[i].profile);
+        struct building *b = start("2026-07-15 08:00", 4);
+        struct sim_device d;
+        struct role r;
+        char err[100], missing[200];
+
+        CU_ASSERT_EQUAL_FATAL(role_make(cases[i].role, cases[i].which, 1, &r, err, sizeof err), 0);
+        CU_ASSERT_EQUAL_FATAL(simdev_init(&d, "dev", p, &r, 1.0, 4), 0);
+        simdev_unsimulated(&d, missing, sizeof missing);
+        CU_ASSERT_PTR_NULL(strstr(missing, "sim_clock"));
+        const uint16_t *c = &d.regs[1][cases[i].address];
+        for (int k = 0; k < 2; k++) {
+            simdev_refresh(&d, b, k);
+            uint64_t raw = (uint64_t)c[0] << 48 | (uint64_t)c[1] << 32 | (uint64_t)c[2] << 16 | c[3];
+            CU_ASSERT_EQUAL(raw, (uint64_t)llround(b->t * cases[i].per_s));
+            CU_ASSERT_DOUBLE_EQUAL(simdev_binding(&d, "sim_clock")->value, b->t * cases[i].per_s, 0);
+            run(b, 3600.0, 60.0);
+        }
+        CU_ASSERT_DOUBLE_EQUAL(b->t, at("2026-07-15 10:00"), 1e-6);
+        simdev_free(&d);
+        profile_free(p);
+        free(p);
+        free(b);
+    }
+}
+
 /* Points a role does not know are served as zero and listed. */
 static void test_unsimulated(void)
 {
@@ -289,6 +329,7 @@ int main(void)
     CU_add_test(s, "determinism for a seed", test_determinism);
     CU_add_test(s, "boiler", test_boiler);
     CU_add_test(s, "served counter", test_served_counter);
+    CU_add_test(s, "served clock", test_served_clock);
     CU_add_test(s, "unsimulated points", test_unsimulated);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

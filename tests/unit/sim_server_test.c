@@ -106,16 +106,20 @@ static void close_unit(modbus_t *ctx)
     }
 }
 
-/* Send a control command and keep its reply; 0 if it was answered OK. */
-static int query(char *reply, size_t n, const char *line)
+/* Send a control command to the simulator listening on sock and keep its
+ * reply; 0 if it was answered OK. */
+static int query_at(const char *sock, char *reply, size_t n, const char *line)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     size_t len = 0;
 
-    if (strlen(building.sock) >= sizeof sa.sun_path)
+    if (strlen(sock) >= sizeof sa.sun_path) {
+        if (fd >= 0)
+            close(fd);
         return -1;
-    memcpy(sa.sun_path, building.sock, strlen(building.sock) + 1);
+    }
+    memcpy(sa.sun_path, sock, strlen(sock) + 1);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
         write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0) {
         if (fd >= 0)
@@ -132,6 +136,12 @@ static int query(char *reply, size_t n, const char *line)
     while (last > reply && last[-1] != '\n')
         last--;
     return strncmp(last, "OK", 2) == 0 ? 0 : -1;
+}
+
+/* The same, to the building under test. */
+static int query(char *reply, size_t n, const char *line)
+{
+    return query_at(building.sock, reply, n, line);
 }
 
 /* Simulated seconds since the epoch, from the status command. */
@@ -535,6 +545,63 @@ static void test_control_errors(void)
     free(out);
 }
 
+/* A device's clock, a uint64 of seconds or ms, decoded by hand. */
+static double read_clock(modbus_t *ctx, int address, double per_s)
+{
+    uint16_t r[4];
+
+    if (modbus_read_registers(ctx, address, 4, r) != 4)
+        return NAN;
+    return (double)((uint64_t)r[0] << 48 | (uint64_t)r[1] << 32 | (uint64_t)r[2] << 16 | r[3]) / per_s;
+}
+
+/* Every generic profile's sim_clock shows the simulated time (what status
+ * reports), at any speed: after an advance it has moved with it. */
+static void test_clock(void)
+{
+    static const struct {
+        const char *bus;
+        int unit, address;
+        double per_s;
+    } devices[] = {
+        { "plant", 1, 14, 1.0 },        /* chiller: seconds */
+        { "plant", 11, 14, 1.0 },       /* pump */
+        { "meters", 2, 14, 1.0 },       /* sub-meter */
+        { "meters", 4, 0, 1.0 },        /* gas meter: a holding read of its own */
+        { "meters", 10, 0, 1.0 },       /* weather */
+    };
+    for (size_t i = 0; i < sizeof devices / sizeof devices[0]; i++) {
+        modbus_t *ctx = open_unit(&building, devices[i].bus, devices[i].unit, 1000);
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+        double before = sim_now(), clock = read_clock(ctx, devices[i].address, devices[i].per_s);
+        double after = sim_now();
+        if (!(clock >= floor(before) && clock <= ceil(after)))
+            fprintf(stderr, "\n  unit %d: clock %.3f, simulated time %.3f .. %.3f\n", devices[i].unit,
+                    clock, before, after);
+        CU_ASSERT_TRUE(clock >= floor(before) && clock <= ceil(after));
+        CU_ASSERT_EQUAL(command("advance 3600"), 0);
+        double later = read_clock(ctx, devices[i].address, devices[i].per_s);
+        CU_ASSERT_TRUE(later >= clock + 3600.0 && later <= ceil(sim_now()));
+        close_unit(ctx);
+    }
+
+    /* A device whose measurements are stuck keeps its clock running. */
+    modbus_t *wx = open_unit(&building, "meters", 10, 1000);
+    uint16_t before[3], after[3];
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(wx);
+    CU_ASSERT_EQUAL(command("fault weather stuck"), 0);
+    CU_ASSERT_EQUAL_FATAL(modbus_read_input_registers(wx, 0, 3, before), 3);
+    double clock = read_clock(wx, 0, 1.0);
+    CU_ASSERT_EQUAL(command("advance 10800"), 0);
+    CU_ASSERT_EQUAL_FATAL(modbus_read_input_registers(wx, 0, 3, after), 3);
+    CU_ASSERT_EQUAL(memcmp(before, after, sizeof before), 0);
+    CU_ASSERT_TRUE(read_clock(wx, 0, 1.0) >= clock + 10800.0);
+    CU_ASSERT_EQUAL(command("clear weather"), 0);
+    close_unit(wx);
+}
+
 /* The truth file recorded answers, exceptions and silences. */
 static void test_truth(void)
 {
@@ -648,6 +715,67 @@ static void test_rtu(void)
     modbus_free(ctx);
 }
 
+/* ---- started now ------------------------------------------------- */
+
+static struct simproc now_sim;
+
+static int now_init(void)
+{
+    char conf[1024];
+
+    temp_path(now_sim.sock, sizeof now_sim.sock, "now.sock");
+    snprintf(conf, sizeof conf,
+             "profile_dir = \"%s/config/profiles\";\n"
+             "sim = { control = \"%s\"; };\n"
+             "buses = ( { id = \"b\"; tcp = \"127.0.0.1:0\"; } );\n"
+             "devices = ( { id = \"em-1\"; bus = \"b\"; unit = 1; profile = \"generic-meter-main\";\n"
+             "              role = \"meter\"; feed = \"main\"; } );\n", GW_SOURCE_DIR, now_sim.sock);
+    return sim_start(&now_sim, "now", conf);
+}
+
+static int now_clean(void)
+{
+    int status = -1;
+
+    if (now_sim.pid)
+        stop_process(now_sim.pid, &status);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static double wall_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Started "now" at real time, the simulated clock reads the wall clock:
+ * steps fall on whole seconds, and a device's clock (ms) shows the last
+ * one, so samples stamped with it land where the wall clock would put
+ * them. */
+static void test_now(void)
+{
+    char reply[256];
+    double sim_s = NAN;
+    modbus_t *ctx = open_unit(&now_sim, "b", 1, 1000);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+    for (int k = 0; k < 3; k++) {
+        double before = wall_s();
+        double clock = read_clock(ctx, 156, 1000.0);
+        double after = wall_s();
+
+        CU_ASSERT_EQUAL(clock, floor(clock));           /* a whole second */
+        CU_ASSERT_TRUE(clock >= floor(before) - 1.0 && clock <= after);
+        CU_ASSERT_EQUAL_FATAL(query_at(now_sim.sock, reply, sizeof reply, "status"), 0);
+        CU_ASSERT_EQUAL(sscanf(reply, "OK sim_s=%lf", &sim_s), 1);
+        CU_ASSERT_EQUAL(sim_s, floor(sim_s));
+        CU_ASSERT_TRUE(sim_s >= clock && sim_s <= wall_s());
+    }
+    close_unit(ctx);
+}
+
 /* ---- command line ------------------------------------------------ */
 
 static void test_demo_config(void)
@@ -708,11 +836,14 @@ int main(void)
     CU_add_test(s, "fault: stuck sensor, spike", test_stuck_and_spike);
     CU_add_test(s, "fault: chiller off schedule", test_off_schedule);
     CU_add_test(s, "control errors", test_control_errors);
+    CU_add_test(s, "device clocks show the simulated time", test_clock);
     CU_add_test(s, "truth file", test_truth);
     CU_pSuite f = CU_add_suite("sim_fleet", fleet_init, fleet_clean);
     CU_add_test(f, "1000 devices", test_fleet);
     CU_pSuite r = CU_add_suite("sim_rtu", rtu_init, rtu_clean);
     CU_add_test(r, "RTU on a pty", test_rtu);
+    CU_pSuite n = CU_add_suite("sim_now", now_init, now_clean);
+    CU_add_test(n, "started now: the simulated clock is the wall clock", test_now);
     CU_pSuite c = CU_add_suite("sim_cli", NULL, NULL);
     CU_add_test(c, "shipped demo configuration", test_demo_config);
     CU_add_test(c, "configuration errors", test_bad_config);

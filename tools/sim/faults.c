@@ -265,7 +265,10 @@ static void points(struct sim_device *d, const struct fault_spec *f, bool on)
     for (size_t i = 0; i < d->n_bindings; i++) {
         struct sim_binding *b = &d->bindings[i];
 
-        if (!targets(f, b) || b->def->type == GW_TYPE_STRING)
+        /* Without a point named, the measurements freeze and the device's
+         * clock runs on: a stuck sensor, not a hung device. */
+        bool clock = b->q && (b->q->flags & Q_CLOCK);
+        if (!targets(f, b) || b->def->type == GW_TYPE_STRING || (clock && !f->point[0]))
             continue;
         if (f->type == FAULT_STUCK) {
             b->stuck = on;

@@ -216,6 +216,8 @@ static int serve(struct sim *s, const struct sim_options *o)
         else
             printf("RTU %s %s\n", s->buses[i].id, s->buses[i].link);
     s->wall0 = sim_monotonic();
+    if (s->start_now)
+        s->wall0 -= wall_now() - s->building.t0;
     printf("READY\n");
     fflush(stdout);
     while (!stop_requested && rc == 0) {

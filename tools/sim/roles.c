@@ -255,6 +255,17 @@ static const struct quantity weather_quantities[] = {
     { "solar_irradiance", x_solar, 0, 0 },
 };
 
+/* ---- every role ------------------------------------------------- */
+
+/* The device's real-time clock: the instant of the model step its values
+ * belong to, so a sample stamped with it is stamped when its values were
+ * true, at any speed. */
+static double any_clock(const struct building *b, const struct role *r) { (void)r; return b->t; }
+
+static const struct quantity common_quantities[] = {
+    { "sim_clock", any_clock, Q_CLOCK, 0 },
+};
+
 /* ---- lookup ------------------------------------------------------ */
 
 struct quantity_table {
@@ -281,6 +292,9 @@ const struct quantity *role_quantity(const struct role *r, const char *name)
     for (size_t i = 0; i < t->n; i++)
         if (strcmp(t->q[i].name, name) == 0)
             return &t->q[i];
+    for (size_t i = 0; i < N(common_quantities); i++)
+        if (strcmp(common_quantities[i].name, name) == 0)
+            return &common_quantities[i];
     return NULL;
 }
 

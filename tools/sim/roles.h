@@ -32,6 +32,8 @@ struct role {
 enum {
     Q_COUNTER = 1,      /* cumulative: offset by an installed reading, wraps */
     Q_EXTENSIVE = 2,    /* scales with the size of the thing (fleet copies) */
+    Q_CLOCK = 4,        /* the simulated time, s since the epoch; served in the
+                         * point's timestamp unit (s or ms) */
 };
 
 struct quantity {
@@ -41,7 +43,8 @@ struct quantity {
     double typical;     /* counters: a plausible reading when installed */
 };
 
-/* The quantity called name for this role, or NULL. */
+/* The quantity called name for this role, or NULL.  Every role serves
+ * sim_clock, the device's clock showing the simulated time. */
 const struct quantity *role_quantity(const struct role *r, const char *name);
 
 /*

@@ -32,6 +32,9 @@ struct sim {
     double speed;               /* simulated seconds per wall second */
     int64_t step;               /* steps taken */
     double wall0;               /* monotonic seconds when simulated time started */
+    bool start_now;             /* started "now": simulated time t0 is the wall clock's
+                                 * t0 (a whole second), so at speed 1 the simulated
+                                 * clock reads what the wall clock reads */
     struct gw_profile **profiles;
     size_t n_profiles;
     struct sim_device *devices;

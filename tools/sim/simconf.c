@@ -230,15 +230,17 @@ static void setup_clock(struct load *l, double wall_now, struct building_params 
     const char *zone = l->set.timezone[0] ? l->set.timezone
                      : l->s->daemon_cfg && l->s->daemon_cfg->site.timezone
                          ? l->s->daemon_cfg->site.timezone : "UTC";
-    double t0 = wall_now;
+    /* "now" is the current wall-clock second: with the clock anchored to
+     * it (sim.h), model steps fall on whole wall seconds at real time. */
+    double t0 = floor(wall_now);
 
     bp->seed = (uint64_t)l->set.seed;
     if (l->set.has_utc_offset)
         bp->utc_offset_s = lround(l->set.utc_offset_h * 3600.0);
     else if (zone_offset(zone, wall_now, &bp->utc_offset_s) < 0)
         report(l, 0, "unknown time zone '%s' (set sim.utc_offset_h)", zone);
-    if (strcmp(l->set.start, "now") != 0 &&
-        calendar_parse(l->set.start, bp->utc_offset_s, &t0) < 0)
+    l->s->start_now = strcmp(l->set.start, "now") == 0;
+    if (!l->s->start_now && calendar_parse(l->set.start, bp->utc_offset_s, &t0) < 0)
         report(l, 0, "sim.start must be \"now\" or \"YYYY-MM-DD HH:MM[:SS]\", not '%s'",
                l->set.start);
     l->s->speed = l->set.speed;

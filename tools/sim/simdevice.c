@@ -84,7 +84,8 @@ void simdev_free(struct sim_device *d)
 }
 
 /* What the point shows now: the model's value, sized, offset and wrapped
- * like the real counter, then any fault on the point. */
+ * like the real counter (a clock in its unit), then any fault on the
+ * point. */
 static double binding_value(const struct sim_device *d, const struct sim_binding *s,
                             const struct building *b)
 {
@@ -94,6 +95,8 @@ static double binding_value(const struct sim_device *d, const struct sim_binding
         v = s->q->get(b, &d->role);
         if (s->q->flags & Q_EXTENSIVE)
             v *= d->factor;
+        if ((s->q->flags & Q_CLOCK) && s->def->timestamp_unit == GW_TIME_MS)
+            v = round(v * 1000.0);
         if (s->q->flags & Q_COUNTER) {
             v += s->base;
             if (s->wrap > 0.0) {

@@ -57,7 +57,10 @@ static void points(FILE *f, const struct sim_device *d, enum gw_table table,
         if (!covers(b->def, table, address, count) || b->def->type == GW_TYPE_STRING)
             continue;
         fprintf(f, "%s\"%s\":", first ? "" : ",", b->def->name);
-        if (isfinite(b->value))
+        /* Whole numbers in full, so a clock in ms reads back exactly. */
+        if (isfinite(b->value) && b->value == floor(b->value) && fabs(b->value) < 1e15)
+            fprintf(f, "%.0f", b->value);
+        else if (isfinite(b->value))
             fprintf(f, "%.10g", b->value);
         else
             fputs("null", f);

@@ -49,7 +49,9 @@ struct gw_reading {
 /* One poll of one device. */
 struct gw_sample {
     const char *device_id;
-    int64_t ts_ms;             /* wall-clock time of the read, ms since epoch */
+    /* Time of the read, ms since epoch: the device's own clock when its map
+     * has a `timestamp` point, else the wall clock. */
+    int64_t ts_ms;
     double elapsed_s;          /* since the previous sample of this device; 0 if first */
     struct gw_reading *readings;
     size_t n_readings;
