@@ -15,6 +15,10 @@
 #include "itest.h"
 
 #define INTERVAL_MS 200
+/* A poll waiting on a dead bus would be a 1 s timeout late; a loaded
+ * machine (a parallel build, the sanitizers) makes a healthy one up to
+ * some tens of ms late. */
+#define LATE_MAX_MS 150
 #define SAMPLE_WAIT_MS 5000
 
 static const char *const one_point[] = { "kw", NULL };
@@ -80,9 +84,9 @@ static void test_dead_buses_do_not_delay_a_healthy_one(void)
     }
     CU_ASSERT(n_silent >= 2);
     CU_ASSERT(n_gone >= 2);
-    /* On the grid: ts[k] = origin + k intervals, up to 50 ms late, so no
-     * poll was skipped and lateness did not accumulate.  A poll is never
-     * early, so the least late sample gives the grid's origin. */
+    /* On the grid: ts[k] = origin + k intervals, up to LATE_MAX_MS late,
+     * so no poll was skipped and lateness did not accumulate.  A poll is
+     * never early, so the least late sample gives the grid's origin. */
     long long origin = ts[0];
     for (int k = 1; k < SAMPLES; k++)
         if (ts[k] - (long long)k * INTERVAL_MS < origin)
@@ -90,11 +94,11 @@ static void test_dead_buses_do_not_delay_a_healthy_one(void)
     for (int k = 0; k < SAMPLES; k++) {
         long long gap = k ? ts[k] - ts[k - 1] : INTERVAL_MS;
         long long late = ts[k] - origin - (long long)k * INTERVAL_MS;
-        if (gap <= 0 || gap > 2 * INTERVAL_MS || late > 50)
+        if (gap <= 0 || gap > 2 * INTERVAL_MS || late > LATE_MAX_MS)
             fprintf(stderr, "sample %d: %lld ms after the previous, %lld ms off the grid\n", k,
                     gap, late);
         CU_ASSERT(gap > 0 && gap <= 2 * INTERVAL_MS);
-        CU_ASSERT(late <= 50);
+        CU_ASSERT(late <= LATE_MAX_MS);
     }
 
     /* SIGTERM: the silent bus may be inside a 1 s timeout; the daemon
