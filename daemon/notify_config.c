@@ -19,19 +19,31 @@ static const char *const format_names[] = { "markdown", "text" };
 
 #define TARGET(f) SCHEMA_FIELD(struct gw_notify_target_cfg, f)
 static const struct schema_key target_keys[] = {
-    { .name = "id", .type = SCHEMA_STRING, TARGET(id), .required = true },
+    { .name = "id", .type = SCHEMA_STRING, TARGET(id), .required = true,
+      .doc = "letters, digits, `-`, `_`, `.`; also its spool directory `<spool_dir>/notify/<id>`" },
     { .name = "type", .type = SCHEMA_ENUM, TARGET(type), .required = true, .def_num = -1,
-      .choices = gw_notify_type_names, .n_choices = GW_NOTIFY_TYPE_COUNT },
-    { .name = "url", .type = SCHEMA_STRING, TARGET(url) },
-    { .name = "url_file", .type = SCHEMA_STRING, TARGET(url_file) },
-    { .name = "routing_key_file", .type = SCHEMA_STRING, TARGET(routing_key_file) },
-    { .name = "secret_file", .type = SCHEMA_STRING, TARGET(secret_file) },
-    { .name = "ca_file", .type = SCHEMA_STRING, TARGET(ca_file) },
+      .choices = gw_notify_type_names, .n_choices = GW_NOTIFY_TYPE_COUNT,
+      .doc = "the receiver" },
+    { .name = "url", .type = SCHEMA_STRING, TARGET(url),
+      .doc = "where requests go: `https://`; `http://` for `webhook`, else only to a loopback relay",
+      .doc_default = "pagerduty: `https://events.pagerduty.com/v2/enqueue`; others: required (or `url_file`)" },
+    { .name = "url_file", .type = SCHEMA_STRING, TARGET(url_file),
+      .doc = "instead of `url`: a secret file holding it (robots' urls carry their token)" },
+    { .name = "routing_key_file", .type = SCHEMA_STRING, TARGET(routing_key_file),
+      .doc = "pagerduty (required): secret file holding the integration (routing) key" },
+    { .name = "secret_file", .type = SCHEMA_STRING, TARGET(secret_file),
+      .doc = "dingtalk: the robot's signing secret; webhook: the key of the `X-Greenwatch-Signature` HMAC" },
+    { .name = "ca_file", .type = SCHEMA_STRING, TARGET(ca_file),
+      .doc = "CA bundle for a receiver with a private CA; certificates are always verified",
+      .doc_default = "system CAs" },
     { .name = "format", .type = SCHEMA_ENUM, TARGET(format), .def_num = GW_NOTIFY_MARKDOWN,
-      .choices = format_names, .n_choices = N(format_names) },
+      .choices = format_names, .n_choices = N(format_names),
+      .doc = "dingtalk: message format" },
     { .name = "timeout_ms", .type = SCHEMA_INT, TARGET(timeout_ms), .def_num = 10000, .ranged = true,
-      .min = 100, .max = 120000 },
-    { .name = "description", .type = SCHEMA_IGNORE },
+      .min = 100, .max = 120000,
+      .doc = "per request" },
+    { .name = "description", .type = SCHEMA_IGNORE,
+      .doc = "free text", .doc_type = "string" },
 };
 
 static int parse_severities(const config_setting_t *s, void *target, struct schema_ctx *ctx);
@@ -40,22 +52,34 @@ static int parse_quiet_hours(const config_setting_t *s, void *target, struct sch
 
 #define ROUTE(f) SCHEMA_FIELD(struct gw_notify_route_cfg, f)
 static const struct schema_key route_keys[] = {
-    { .name = "target", .type = SCHEMA_STRING, ROUTE(target), .required = true },
-    { .name = "severities", .type = SCHEMA_CUSTOM, .parse = parse_severities },
-    { .name = "tags", .type = SCHEMA_CUSTOM, .parse = parse_route_tags },
-    { .name = "repeat_min", .type = SCHEMA_INT, ROUTE(repeat_min), .ranged = true, .min = 0, .max = 1440 },
-    { .name = "escalate_to", .type = SCHEMA_STRING, ROUTE(escalate_to) },
+    { .name = "target", .type = SCHEMA_STRING, ROUTE(target), .required = true,
+      .doc = "a target id" },
+    { .name = "severities", .type = SCHEMA_CUSTOM, .parse = parse_severities,
+      .doc = "the severities the route takes", .doc_type = "list of strings", .doc_default = "all four" },
+    { .name = "tags", .type = SCHEMA_CUSTOM, .parse = parse_route_tags,
+      .doc = "all must match the device's tags; `device` and `kind` match the alarm's device id and kind",
+      .doc_type = "group of strings" },
+    { .name = "repeat_min", .type = SCHEMA_INT, ROUTE(repeat_min), .ranged = true, .min = 0, .max = 1440,
+      .doc = "remind every N minutes while active-unacknowledged", .doc_default = "0 (no repeats)" },
+    { .name = "escalate_to", .type = SCHEMA_STRING, ROUTE(escalate_to),
+      .doc = "another target, told once the alarm has been active-unacknowledged `escalate_after_min`" },
     { .name = "escalate_after_min", .type = SCHEMA_INT, ROUTE(escalate_after_min), .ranged = true,
-      .min = 1, .max = 1440 },
-    { .name = "quiet_hours", .type = SCHEMA_CUSTOM, .parse = parse_quiet_hours },
-    { .name = "description", .type = SCHEMA_IGNORE },
+      .min = 1, .max = 1440,
+      .doc = "minutes active-unacknowledged before escalating; with `escalate_to`", .doc_default = "—" },
+    { .name = "quiet_hours", .type = SCHEMA_CUSTOM, .parse = parse_quiet_hours,
+      .doc = "site local time; holds `low` and `medium` notifications until their end",
+      .doc_type = "string `\"HH:MM-HH:MM\"`" },
+    { .name = "description", .type = SCHEMA_IGNORE,
+      .doc = "free text", .doc_type = "string" },
 };
 
 #define NOTIFY(f) SCHEMA_FIELD(struct gw_notify_cfg, f)
 static const struct schema_key flood_keys[] = {
-    { .name = "max", .type = SCHEMA_INT, NOTIFY(flood_max), .def_num = 10, .ranged = true, .min = 1, .max = 1000 },
+    { .name = "max", .type = SCHEMA_INT, NOTIFY(flood_max), .def_num = 10, .ranged = true, .min = 1, .max = 1000,
+      .doc = "most notifications per target within `window_min`; beyond, they are grouped into summaries" },
     { .name = "window_min", .type = SCHEMA_INT, NOTIFY(flood_window_min), .def_num = 10, .ranged = true,
-      .min = 1, .max = 1440 },
+      .min = 1, .max = 1440,
+      .doc = "the flood window, minutes" },
 };
 
 static int parse_targets(const config_setting_t *s, void *target, struct schema_ctx *ctx);
@@ -63,9 +87,13 @@ static int parse_routes(const config_setting_t *s, void *target, struct schema_c
 static int parse_flood(const config_setting_t *s, void *target, struct schema_ctx *ctx);
 
 static const struct schema_key notify_keys[] = {
-    { .name = "targets", .type = SCHEMA_CUSTOM, .parse = parse_targets, .required = true },
-    { .name = "routes", .type = SCHEMA_CUSTOM, .parse = parse_routes, .required = true },
-    { .name = "flood", .type = SCHEMA_CUSTOM, .parse = parse_flood },
+    { .name = "targets", .type = SCHEMA_CUSTOM, .parse = parse_targets, .required = true,
+      .doc = "where notifications go: webhook, PagerDuty, DingTalk or WeCom", .doc_type = "list of groups" },
+    { .name = "routes", .type = SCHEMA_CUSTOM, .parse = parse_routes, .required = true,
+      .doc = "which alarms go to which target; each alarm goes to every route it matches",
+      .doc_type = "list of groups" },
+    { .name = "flood", .type = SCHEMA_CUSTOM, .parse = parse_flood,
+      .doc = "flood grouping", .doc_type = "group" },
 };
 
 /* ---- custom keys -------------------------------------------------------- */

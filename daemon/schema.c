@@ -60,6 +60,29 @@ static size_t edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
+/* The walker of this thread, and the custom key being parsed on it. */
+static _Thread_local schema_walk_fn *walk_fn;
+static _Thread_local void *walk_arg;
+static _Thread_local const struct schema_key *walk_parent;
+
+void schema_walk(schema_walk_fn *fn, void *arg)
+{
+    walk_fn = fn;
+    walk_arg = arg;
+    walk_parent = NULL;
+}
+
+/* A custom key's parse(), known as the parent of the tables it applies. */
+static int parse_custom(const config_setting_t *s, const struct schema_key *k, void *target,
+                        struct schema_ctx *ctx)
+{
+    const struct schema_key *outer = walk_parent;
+    walk_parent = k;
+    int rc = k->parse(s, target, ctx);
+    walk_parent = outer;
+    return rc;
+}
+
 static const struct schema_key *find_key(const struct schema_key *keys, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
@@ -162,7 +185,7 @@ static int load_value(const config_setting_t *s, const struct schema_key *k, voi
 
     switch (k->type) {
     case SCHEMA_CUSTOM:
-        return k->parse(s, target, ctx);
+        return parse_custom(s, k, target, ctx);
     case SCHEMA_IGNORE:
         return 0;
     case SCHEMA_STRING:
@@ -233,6 +256,8 @@ int schema_load(const config_setting_t *group, const struct schema_key *keys, si
                 void *target, bool allow_unknown, const char *what, struct schema_ctx *ctx)
 {
     int rc = 0;
+    if (walk_fn)
+        walk_fn(walk_parent, keys, n, walk_arg);
     if (!config_setting_is_group(group)) {
         schema_error(ctx, group, "%s must be a group { ... }", what);
         return -EINVAL;

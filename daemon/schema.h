@@ -44,6 +44,14 @@ struct schema_key {
     int (*parse)(const config_setting_t *setting, void *target, struct schema_ctx *ctx);
     /* Optional note on a flag field, set true when the key was present. */
     size_t present_offset;  /* 0: none (offset 0 is never a presence flag) */
+    /* For the configuration reference (docs/configuration-reference.md,
+     * written by tools/schema-doc): what the key means, in one line; for a
+     * SCHEMA_CUSTOM or SCHEMA_IGNORE key, what its value looks like ("list
+     * of groups"); and the default in words where the stored one is a
+     * marker (-1: "the bus's") or depends on the build. */
+    const char *doc;
+    const char *doc_type;
+    const char *doc_default;
 };
 
 #define SCHEMA_FIELD(type, field) .offset = offsetof(type, field), .size = sizeof(((type *)0)->field)
@@ -71,5 +79,19 @@ void schema_error(struct schema_ctx *ctx, const config_setting_t *setting, const
 
 /* True if the setting is an integer or float; *out gets its value. */
 bool schema_number(const config_setting_t *setting, double *out);
+
+/*
+ * Walking the tables, for the configuration reference.  The tables are
+ * private to the modules that parse with them; what ties them into one
+ * configuration is the loading itself, so a reference drawn from a load
+ * cannot drift from what a load accepts.  While a walker is set on the
+ * calling thread, schema_load calls it with every table it is about to
+ * apply: parent is the SCHEMA_CUSTOM key whose parse() applies the table,
+ * NULL for a table applied at the top of a load (a configuration's root, a
+ * profile file's group).  fn NULL removes the walker.
+ */
+typedef void schema_walk_fn(const struct schema_key *parent, const struct schema_key *keys, size_t n,
+                            void *arg);
+void schema_walk(schema_walk_fn *fn, void *arg);
 
 #endif

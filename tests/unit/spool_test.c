@@ -587,7 +587,7 @@ static void *reader_main(void *arg)
         }
         idle = 0;
         for (size_t i = 0; i < b->n; i++) {
-            uint64_t id;
+            uint64_t id = 0;  /* printed even when rec_check fails */
             if (!rec_check(&b->records[i], &id) || id != next_read) {
                 snprintf(c->error, sizeof c->error, "read id %" PRIu64 " where %" PRIu64
                          " was expected", id, next_read);
@@ -698,7 +698,7 @@ static void *drop_reader_main(void *arg)
             continue;
         }
         for (size_t i = 0; i < b.n; i++) {
-            uint64_t id;
+            uint64_t id = 0;  /* printed even when rec_check fails */
             if (!rec_check(&b.records[i], &id) || (int64_t)id <= last_read) {
                 snprintf(d->error, sizeof d->error, "read id %" PRIu64 " after %" PRId64, id,
                          last_read);
@@ -1453,7 +1453,7 @@ static void test_random_damage_never_crashes(void)
             first += nrec - (nrec ? rng_below(&st, nrec) : 0) + rng_below(&st, 3);
         }
         if (rng_below(&st, 2)) {
-            char path[PATH_SIZE], cursor[40];
+            char path[PATH_SIZE], cursor[40] = "";   /* bytes past the text: zeros, not stack garbage */
             join_path(path, dir, "cursor");
             size_t n = rng_below(&st, sizeof cursor);
             char hex[17];
