@@ -30,8 +30,11 @@ int bus_init(struct gw_bus *bus, const struct gw_bus_cfg *cfg, struct gw_device 
     if (sched_init(&bus->sched, n_devices))
         return -ENOMEM;
     int64_t mono = clock_mono_ns(), wall = clock_wall_ms();
+    bus->longest_timeout_ns = (int64_t)cfg->timeout_ms * GW_NS_PER_MS;
     for (size_t i = 0; i < n_devices; i++) {
         struct gw_device *d = devices[i];
+        if ((int64_t)d->cfg->timeout_ms * GW_NS_PER_MS > bus->longest_timeout_ns)
+            bus->longest_timeout_ns = (int64_t)d->cfg->timeout_ms * GW_NS_PER_MS;
         d->due_ns = once ? mono : sched_first_due(d->interval_ns, mono, wall);
         sched_push(&bus->sched, d->due_ns, (uint32_t)i);
     }
@@ -115,7 +118,10 @@ static void *bus_thread(void *arg)
         sched_pop(&bus->sched, &next);
         struct gw_device *d = bus->devices[next.index];
         struct gw_sample s;
-        emit_sample(bus, d, poll_device(bus, d, &s), &s);
+        atomic_store(&bus->busy_since_ns, clock_mono_ns());
+        int rc = poll_device(bus, d, &s);
+        atomic_store(&bus->busy_since_ns, 0);
+        emit_sample(bus, d, rc, &s);
         if (!bus->once) {
             uint64_t missed = 0;
             d->due_ns = sched_next(d->due_ns, d->interval_ns, clock_mono_ns(), &missed);

@@ -32,6 +32,10 @@ struct gw_bus {
     atomic_bool stop;
     atomic_bool tried;             /* its link was attempted once */
     atomic_bool finished;
+    /* When the poll in hand began (monotonic ns); 0 while the thread waits
+     * for the next due poll.  A poll that never ends is a wedged bus. */
+    _Atomic int64_t busy_since_ns;
+    int64_t longest_timeout_ns;    /* the longest one request on it may wait */
     pthread_mutex_t lock;
     pthread_cond_t wake;
 };

@@ -28,7 +28,6 @@ struct gw_daemon {
     /* systemd: readiness, watchdog, status */
     bool ready;
     int64_t watchdog_ns, next_watchdog_ns, next_status_ns;
-    uint64_t polls_at_watchdog;
 };
 
 int daemon_load(const char *path, struct gw_config **cfg, struct gw_kinds *kinds)
@@ -301,8 +300,10 @@ void daemon_check_commands(struct gw_daemon *d)
 }
 
 /* Tell systemd how polling goes: READY=1 once every bus has been tried,
- * STATUS= every 10 s, and WATCHDOG=1 only while polls make progress, so
- * that a wedged daemon is restarted rather than reported alive. */
+ * STATUS= every 10 s, and WATCHDOG=1 only while every bus either waits for
+ * its next poll or moves through the one in hand, so that a wedged daemon
+ * is restarted rather than reported alive (and a site polled every few
+ * minutes is not restarted for being quiet). */
 void daemon_check_systemd(struct gw_daemon *d)
 {
     if (!d->engine)
@@ -323,10 +324,8 @@ void daemon_check_systemd(struct gw_daemon *d)
         sd_notify_send(status);
         d->next_status_ns = now + 10 * GW_NS_PER_S;
     }
-    bool progress = polls != d->polls_at_watchdog || d->cfg->n_devices == 0;
-    if (d->watchdog_ns && now >= d->next_watchdog_ns && progress) {
+    if (d->watchdog_ns && now >= d->next_watchdog_ns && !engine_stalled(d->engine, now, d->watchdog_ns / 2)) {
         sd_notify_send("WATCHDOG=1");
-        d->polls_at_watchdog = polls;
         d->next_watchdog_ns = now + d->watchdog_ns / 2;
     }
 }

@@ -174,6 +174,17 @@ bool engine_all_tried(struct gw_engine *e)
     return true;
 }
 
+bool engine_stalled(struct gw_engine *e, int64_t now_ns, int64_t grace_ns)
+{
+    for (size_t i = 0; i < e->n_buses; i++) {
+        struct gw_bus *b = &e->buses[i];
+        int64_t since = atomic_load(&b->busy_since_ns), last = atomic_load(&b->link.last_request_ns);
+        if (since && now_ns - (last > since ? last : since) > grace_ns + b->longest_timeout_ns)
+            return true;
+    }
+    return false;
+}
+
 bool engine_finished(struct gw_engine *e)
 {
     pthread_mutex_lock(&e->lock);

@@ -36,6 +36,11 @@ void engine_health(struct gw_engine *engine, struct gw_health *h);
 /* True once every bus has attempted its connection (for READY=1). */
 bool engine_all_tried(struct gw_engine *engine);
 
+/* True if a bus is wedged: a poll in hand has made no request for longer
+ * than grace_ns beyond the longest timeout of its bus.  A bus waiting for
+ * its next due poll, however far off, is not. */
+bool engine_stalled(struct gw_engine *engine, int64_t now_ns, int64_t grace_ns);
+
 /* True once every bus thread has ended and every sample was taken. */
 bool engine_finished(struct gw_engine *engine);
 

@@ -28,7 +28,9 @@ struct gw_link {
     int64_t retry_at_ns;         /* no connect attempt before this */
     int backoff_ms;
     unsigned consecutive_errors;
-    int64_t last_request_ns;
+    /* When the last request ended: for pacing, and, read by the main
+     * thread, the watchdog's sign that a poll in hand is moving. */
+    _Atomic int64_t last_request_ns;
     /* The device being polled: its unit, timeout and pacing apply. */
     const struct gw_device_cfg *device;
     bool logged_down;
