@@ -367,7 +367,10 @@ void daemon_check_reload(struct gw_daemon *d)
     sd_notify_send("RELOADING=1");
     struct gw_config *cfg = NULL;
     struct gw_kinds kinds;
+    /* Loading applies the new file's log_level; a refused one must not. */
+    enum gw_log_level level = log_get_level();
     if (daemon_load(d->config_path, &cfg, &kinds)) {
+        log_set_level(level);
         log_error("the new configuration has errors (above); keeping the running one");
         sd_notify_send("READY=1");
         return;
@@ -378,6 +381,7 @@ void daemon_check_reload(struct gw_daemon *d)
     struct gw_engine *next = NULL;
     int rc = engine_create(cfg, &kinds, d->once, &next);
     if (rc) {
+        log_set_level(level);
         log_error("the new configuration cannot start (%s); keeping the running one", strerror(-rc));
         kinds_free(&kinds);
         config_free(cfg);
