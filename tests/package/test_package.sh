@@ -142,8 +142,11 @@ expect_file /usr/share/greenwatch/examples/greenwatch.conf
 expect_file /usr/share/greenwatch/examples/greenwatch-sim.conf
 expect_file /usr/lib/systemd/system/greenwatchd.service
 expect_file /usr/include/greenwatch/plugin.h
-for d in README.md CHANGELOG.md install.md operations.md configuration.md; do
+for d in README.md CHANGELOG.md install.md operations.md configuration.md configuration-reference.md; do
     expect_file "/usr/share/doc/greenwatch/$d"
+done
+for m in man1/greenwatch.1 man1/greenwatch-sim.1 man8/greenwatchd.8; do
+    expect_file "/usr/share/man/$m"
 done
 if [ -d "$top/dashboards" ]; then
     [ -d /usr/share/greenwatch/dashboards ] || fail "missing /usr/share/greenwatch/dashboards"
