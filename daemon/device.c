@@ -86,6 +86,32 @@ int device_init(struct gw_device *d, const struct gw_device_cfg *cfg, const stru
     return rc;
 }
 
+/* What a device refused (exception 2) is asked for again after an hour
+ * of polls: the refusal may have been passing (a gateway restarting, a
+ * meter booting), and one that holds costs one isolation an hour. */
+#define RELEARN_AFTER_S 3600.0
+
+static void learned(struct gw_device *d)
+{
+    d->replan = true;
+    if (!d->polls_since_learning)
+        d->polls_since_learning = 1;
+}
+
+/* Before a poll: forget what was learned an hour ago, and plan anew. */
+static void maybe_forget(struct gw_device *d)
+{
+    if (!d->polls_since_learning || (double)d->polls_since_learning++ < RELEARN_AFTER_S / d->cfg->interval_s)
+        return;
+    const struct gw_profile *p = d->cfg->profile;
+    memset(d->illegal, 0, p->n_points * sizeof *d->illegal);
+    d->n_holes = p->n_holes;
+    d->limits = d->cfg->limits;
+    d->polls_since_learning = 0;
+    log_info("device '%s': asking again for the addresses and read sizes it refused an hour ago", d->cfg->id);
+    device_replan(d);
+}
+
 /* Learn that the device does not serve [from, to] (found between two
  * points that read fine alone).  Returns 0 or -ENOMEM. */
 static int learn_hole(struct gw_device *d, enum gw_table table, unsigned from, unsigned to)
@@ -98,9 +124,9 @@ static int learn_hole(struct gw_device *d, enum gw_table table, unsigned from, u
         d->cap_holes *= 2;
     }
     d->holes[d->n_holes++] = (struct gw_hole){ .table = table, .from = (uint16_t)from, .to = (uint16_t)to };
-    log_warning("device '%s': %s %u..%u not served (exception 2); reads skip it from now on",
+    log_warning("device '%s': %s %u..%u not served (exception 2); reads skip it for an hour",
                 d->cfg->id, gw_table_names[table], from, to);
-    d->replan = true;
+    learned(d);
     return 0;
 }
 
@@ -167,9 +193,9 @@ static enum gw_read_status isolate(struct gw_device *d, const struct gw_reader *
         unsigned narrowed = proven > floor ? proven : floor;
         if (narrowed < *limit) {
             *limit = (uint16_t)narrowed;
-            log_warning("device '%s': refuses a read of %u %s addresses; reading at most %u from now on",
+            log_warning("device '%s': refuses a read of %u %s addresses; reading at most %u for an hour",
                         d->cfg->id, (unsigned)(b.address + b.count - a.address), gw_table_names[a.table], *limit);
-            d->replan = true;
+            learned(d);
         }
     }
     return GW_READ_EXCEPTION;
@@ -196,8 +222,8 @@ static enum gw_read_status read_span(struct gw_device *d, const struct gw_reader
         return isolate(d, reader, first, n, s);
     uint32_t i = d->plan.order[first];
     d->illegal[i] = true;
-    d->replan = true;
-    log_warning("device '%s': point '%s' (%s %u) is not served (exception 2); marked bad",
+    learned(d);
+    log_warning("device '%s': point '%s' (%s %u) is not served (exception 2); bad for an hour",
                 d->cfg->id, d->cfg->profile->points[i].name, gw_table_names[r.table], r.address);
     return GW_READ_EXCEPTION;
 }
@@ -307,6 +333,7 @@ int device_poll(struct gw_device *d, const struct gw_reader *reader, struct gw_s
 {
     if (start_sample(d, out))
         return -ENOMEM;
+    maybe_forget(d);
     int64_t started = clock_mono_ns();
     bool answered = false;
     enum gw_read_status st = GW_READ_OK;

@@ -48,6 +48,7 @@ struct gw_device {
     struct gw_hole *holes;         /* the profile's, then learned ones */
     size_t n_holes, cap_holes;
     bool replan;
+    uint64_t polls_since_learning; /* since it first refused something; 0: nothing learned */
     /* Time: a sample carries the device's clock when its map has one
      * (`timestamp = true`) and the reading is usable, else the previous
      * sample's time moved on by the wall clock (device.c, stamp). */

@@ -424,7 +424,7 @@ static void test_learns_hole(void)
 }
 
 /* Exception 2 on a point's own address: that point is bad, remembered and
- * never asked for again; the others stay good. */
+ * not asked for again for an hour; the others stay good. */
 static void test_illegal_point(void)
 {
     fake_reset();
@@ -465,6 +465,22 @@ static void test_illegal_point(void)
     }
     CU_ASSERT_EQUAL(r.dev.stats.failed_polls, 0u);
     CU_ASSERT_EQUAL(calls.derive, 4);
+
+    /* An hour of polls later (1,440 at 2.5 s) c is asked for again: the
+     * refusal may have passed.  It has: c reads good from then on. */
+    fake.n_illegal = 0;
+    int polls = 4;
+    do {
+        fake.n_log = 0;  /* the log holds a few polls' requests */
+        CU_ASSERT_EQUAL(rig_poll(&r), GW_READ_OK);
+        polls++;
+    } while (!requested(0, H, 2, 2) && polls < 2000);
+    CU_ASSERT_EQUAL(polls, 1441);
+    CU_ASSERT_EQUAL(quality(&r, "c"), GW_QUALITY_GOOD);
+    CU_ASSERT_DOUBLE_EQUAL(value(&r, "c"), 102, 0);
+    static const struct request again[] = { { H, 0, 4, OK } };
+    CU_ASSERT(log_is("all four at once again", 0, again, N(again)));
+    CU_ASSERT(!r.dev.illegal[2]);
     rig_close(&r);
 }
 
