@@ -1,6 +1,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "command.h"
@@ -226,12 +227,21 @@ static void publish(struct gw_daemon *d, struct gw_sample *s, const struct gw_de
 }
 
 
-/* Evaluate and publish every sample waiting, after waiting up to
- * timeout_ms for one. */
-static void publish_waiting(struct gw_daemon *d, int timeout_ms)
+/* Samples the main loop takes in one step.  When the buses fill the
+ * queue as fast as it is emptied (a loaded machine, a slow sink), the
+ * queue is never empty: without a bound the loop would never get back to
+ * its other steps, and rule ticks, commands, health, a reload or a stop
+ * (SIGTERM) would wait for the backlog to end. */
+enum { SAMPLES_PER_STEP = 1000 };
+
+/* Evaluate and publish up to max samples waiting, after waiting up to
+ * timeout_ms for the first. */
+static void publish_waiting(struct gw_daemon *d, int timeout_ms, size_t max)
 {
     const struct gw_device_cfg *device;
-    for (struct gw_sample *s; (s = engine_next_sample(d->engine, timeout_ms, &device)); timeout_ms = 0) {
+    struct gw_sample *s;
+    for (size_t n = 0; n < max && (s = engine_next_sample(d->engine, timeout_ms, &device));
+         n++, timeout_ms = 0) {
         if (d->rules)
             rules_eval_sample(d->rules, s, device, clock_wall_ms());
         publish(d, s, device);
@@ -243,7 +253,7 @@ static void publish_waiting(struct gw_daemon *d, int timeout_ms)
 
 void daemon_check_samples(struct gw_daemon *d)
 {
-    publish_waiting(d, 500);
+    publish_waiting(d, 500, SAMPLES_PER_STEP);
 }
 
 void daemon_check_health(struct gw_daemon *d)
@@ -356,7 +366,7 @@ static void drain(struct gw_daemon *d)
     if (!d->engine)
         return;
     engine_stop(d->engine);
-    publish_waiting(d, 0);
+    publish_waiting(d, 0, SIZE_MAX);   /* the stopped buses add no more */
     engine_free(d->engine);
     d->engine = NULL;
 }

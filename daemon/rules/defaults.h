@@ -4,6 +4,17 @@
  * rule of the same id and device, then the device's own site rules.  A
  * site rule with `enabled = false` drops the rule; one with another type
  * than the default's replaces it.
+ *
+ * A default applies only to a device that has every point it reads: in
+ * its register map, the `_delta`/`_reset` of one of its counters, or a
+ * point its kind derives from inputs the device has.  A kind names what
+ * it derives in its text, each with the inputs it needs (all of them):
+ *
+ *   rules = ( { ... }, ... );
+ *   derives = [ "chw_delta_t(chw_supply_temp, chw_return_temp)", "part_load_ratio", ... ];
+ *
+ * (a bare list "( ... )" declares nothing, and then any name may be
+ * derived).  A default that does not apply is left out silently.
  */
 #ifndef GW_RULES_DEFAULTS_H
 #define GW_RULES_DEFAULTS_H

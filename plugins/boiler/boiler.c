@@ -226,23 +226,35 @@ static int boiler_derive(void *state, struct gw_sample *s)
     return rc;
 }
 
-#define RULES_BOILER                                                                              \
-    "(\n"                                                                                          \
-    "  { id = \"burner-lockout\"; type = \"state\"; point = \"lockout\"; states = [ 1 ];\n"       \
-    "    severity = \"critical\"; message = \"burner locked out\"; },\n"                           \
-    "  { id = \"hw-supply-high\"; type = \"limit\"; point = \"hw_supply_temp\"; high = 95.0;\n"   \
-    "    deadband = 3.0; on_delay_s = 60.0; off_delay_s = 60.0; severity = \"high\";\n"           \
-    "    message = \"hot water supply above 95 degC\"; },\n"                                       \
-    "  { id = \"flue-temp-high\"; type = \"limit\"; point = \"flue_temp\"; high = 240.0;\n"       \
-    "    deadband = 10.0; on_delay_s = 600.0; off_delay_s = 300.0; severity = \"medium\";\n"      \
-    "    message = \"flue gas above 240 degC: fouled heat exchanger or over-firing\"; },\n"        \
-    "  { id = \"short-cycling\"; type = \"limit\"; point = \"starts_per_hour\"; high = 6.0;\n"    \
-    "    deadband = 1.0; off_delay_s = 1800.0; severity = \"medium\";\n"                           \
-    "    message = \"burner starting more than 6 times an hour (short cycling)\"; },\n"            \
-    "  { id = \"efficiency-low\"; type = \"limit\"; point = \"efficiency\"; low = 0.8;\n"         \
-    "    deadband = 0.02; on_delay_s = 3600.0; off_delay_s = 600.0; severity = \"low\";\n"        \
-    "    message = \"efficiency (LHV) below 80 % for an hour while firing\"; }\n"                  \
-    ")"
+/* Every boiler gets these (docs/rules.md, "Default rules"); `derives`
+ * names what this kind adds and from which points, so that a default
+ * reading a point a device neither has nor gets (enabled, on a boiler
+ * without an enable point) does not apply to it. */
+#define RULES_BOILER                                                                           \
+    "rules = (\n"                                                                              \
+    "  { id = \"comm-loss\"; type = \"comm_loss\"; intervals = 5; severity = \"high\";\n"      \
+    "    message = \"no answer from the boiler controller\"; },\n"                             \
+    "  { id = \"burner-lockout\"; type = \"state\"; point = \"lockout\"; states = [ 1 ];\n"    \
+    "    severity = \"critical\"; message = \"burner locked out\"; },\n"                       \
+    "  { id = \"hw-supply-high\"; type = \"limit\"; point = \"hw_supply_temp\"; high = 95.0;\n" \
+    "    deadband = 3.0; on_delay_s = 60.0; off_delay_s = 60.0; severity = \"high\";\n"        \
+    "    message = \"hot water supply above 95 degC\"; },\n"                                   \
+    "  { id = \"flue-temp-high\"; type = \"limit\"; point = \"flue_temp\"; high = 240.0;\n"    \
+    "    deadband = 10.0; on_delay_s = 600.0; off_delay_s = 300.0; severity = \"medium\";\n"   \
+    "    message = \"flue gas above 240 degC: fouled heat exchanger or over-firing\"; },\n"    \
+    "  { id = \"short-cycling\"; type = \"limit\"; point = \"starts_per_hour\"; high = 6.0;\n" \
+    "    deadband = 1.0; off_delay_s = 1800.0; severity = \"medium\";\n"                       \
+    "    message = \"burner starting more than 6 times an hour (short cycling)\"; },\n"        \
+    "  { id = \"efficiency-low\"; type = \"limit\"; point = \"efficiency\"; low = 0.8;\n"      \
+    "    deadband = 0.02; on_delay_s = 3600.0; off_delay_s = 600.0; severity = \"low\";\n"     \
+    "    message = \"efficiency (LHV) below 80 % for an hour while firing\"; },\n"             \
+    "  { id = \"cmd-status-mismatch\"; type = \"expression\"; expr = \"enabled == 0 and burner_on != 0\";\n" \
+    "    on_delay_s = 120.0; severity = \"high\";\n"                                           \
+    "    message = \"burner firing while the boiler is not enabled: check the enable circuit\"; }\n" \
+    ");\n"                                                                                     \
+    "derives = [ \"burner_on(gas_flow)\", \"heat_kw(hw_flow, hw_supply_temp, hw_return_temp)\",\n" \
+    "  \"efficiency(heat_kw, gas_flow)\", \"efficiency_hhv(heat_kw, gas_flow)\", \"starts_per_hour(burner_on)\",\n" \
+    "  \"burner_hours_delta(burner_on)\", \"burner_starts_delta(burner_on)\" ];"
 
 __attribute__((visibility("default"))) const struct gw_plugin greenwatch_plugin = {
     .abi_version = GW_PLUGIN_ABI_VERSION,

@@ -192,26 +192,46 @@ static int chiller_derive(void *state, struct gw_sample *s)
     return rc;
 }
 
-#define RULES_CHILLER                                                                             \
-    "(\n"                                                                                          \
-    "  { id = \"chw-supply-high\"; type = \"limit\"; point = \"chw_supply_temp\"; high = 9.0;\n"  \
-    "    deadband = 0.5; on_delay_s = 300.0; off_delay_s = 60.0; severity = \"high\";\n"          \
-    "    message = \"chilled water supply above 9 degC\"; },\n"                                    \
-    "  { id = \"cop-low\"; type = \"limit\"; point = \"cop\"; low = 3.5; deadband = 0.2;\n"       \
-    "    on_delay_s = 3600.0; off_delay_s = 600.0; severity = \"medium\";\n"                      \
-    "    message = \"COP below 3.5 for an hour while running\"; },\n"                              \
-    "  { id = \"chw-delta-t-low\"; type = \"limit\"; point = \"chw_delta_t\"; low = 2.5;\n"       \
-    "    deadband = 0.3; on_delay_s = 1800.0; off_delay_s = 600.0; severity = \"low\";\n"         \
-    "    message = \"chilled-water delta-T below 2.5 K while running (low delta-T syndrome)\"; },\n" \
+/* Every chiller gets these (docs/rules.md, "Default rules"); `derives`
+ * names what this kind adds and from which points, so that a default
+ * reading a point a device neither has nor gets (run_command on most) does
+ * not apply to it. */
+#define RULES_CHILLER                                                                          \
+    "rules = (\n"                                                                              \
+    "  { id = \"comm-loss\"; type = \"comm_loss\"; intervals = 5; severity = \"high\";\n"      \
+    "    message = \"no answer from the chiller controller\"; },\n"                            \
+    "  { id = \"chw-supply-high\"; type = \"expression\"; expr = \"running and chw_supply_temp > 9.0\";\n" \
+    "    on_delay_s = 300.0; off_delay_s = 120.0; severity = \"high\";\n"                      \
+    "    message = \"chilled water supply above 9 degC while running\"; },\n"                  \
+    "  { id = \"chw-supply-spike\"; type = \"spike\"; point = \"chw_supply_temp\"; jump = 5.0; samples = 2;\n" \
+    "    severity = \"low\"; message = \"chilled water supply reading jumped and came back: check the sensor\"; },\n" \
+    "  { id = \"cop-low\"; type = \"limit\"; point = \"cop\"; low = 3.5; deadband = 0.2;\n"    \
+    "    on_delay_s = 3600.0; off_delay_s = 600.0; severity = \"medium\";\n"                   \
+    "    message = \"COP below 3.5 for an hour while running\"; },\n"                          \
+    "  { id = \"chw-delta-t-low\"; type = \"expression\";\n"                                   \
+    "    expr = \"part_load_ratio >= 0.2 and chw_delta_t < 4.5 * part_load_ratio\";\n"         \
+    "    on_delay_s = 1800.0; off_delay_s = 600.0; severity = \"low\";\n"                      \
+    "    message = \"chilled-water delta-T below 90 % of a 5 K design at this load (low delta-T syndrome)\"; },\n" \
     "  { id = \"evap-approach-high\"; type = \"limit\"; point = \"evap_approach\"; high = 3.0;\n" \
-    "    deadband = 0.3; on_delay_s = 3600.0; off_delay_s = 600.0; severity = \"low\";\n"         \
-    "    message = \"evaporator approach above 3 K: fouling or low refrigerant charge\"; },\n"    \
+    "    deadband = 0.3; on_delay_s = 3600.0; off_delay_s = 600.0; severity = \"low\";\n"      \
+    "    message = \"evaporator approach above 3 K: fouling or low refrigerant charge\"; },\n" \
     "  { id = \"cond-approach-high\"; type = \"limit\"; point = \"cond_approach\"; high = 3.0;\n" \
-    "    deadband = 0.3; on_delay_s = 3600.0; off_delay_s = 600.0; severity = \"low\";\n"         \
-    "    message = \"condenser approach above 3 K: fouled condenser tubes\"; },\n"                 \
-    "  { id = \"chiller-alarm\"; type = \"state\"; point = \"alarm\"; states = [ 1 ];\n"          \
-    "    severity = \"high\"; message = \"chiller controller reports an alarm\"; }\n"              \
-    ")"
+    "    deadband = 0.3; on_delay_s = 3600.0; off_delay_s = 600.0; severity = \"low\";\n"      \
+    "    message = \"condenser approach above 3 K: fouled condenser tubes\"; },\n"             \
+    "  { id = \"chiller-alarm\"; type = \"state\"; point = \"alarm\"; states = [ 1 ];\n"       \
+    "    severity = \"high\"; message = \"chiller controller reports an alarm\"; },\n"         \
+    "  { id = \"chiller-after-hours\"; type = \"schedule\"; point = \"running\"; days = \"workdays\";\n" \
+    "    start = \"07:30\"; end = \"18:00\"; grace_s = 1800.0; on_delay_s = 600.0; severity = \"medium\";\n" \
+    "    message = \"chiller running outside plant hours (workdays 07:30-18:00)\"; },\n"       \
+    "  { id = \"cmd-status-mismatch\"; type = \"expression\"; expr = \"run_command != running\";\n" \
+    "    on_delay_s = 300.0; severity = \"medium\";\n"                                         \
+    "    message = \"run command and run status disagree: check local/remote and the starter\"; }\n" \
+    ");\n"                                                                                     \
+    "derives = [ \"running(power_kw)\", \"cooling_kw(chw_flow, chw_supply_temp, chw_return_temp)\",\n" \
+    "  \"cop(power_kw, cooling_kw)\", \"kw_per_ton(power_kw, cooling_kw)\",\n"                 \
+    "  \"chw_delta_t(chw_supply_temp, chw_return_temp)\", \"evap_approach(chw_supply_temp, evap_sat_temp)\",\n" \
+    "  \"cond_approach(cond_sat_temp, cw_return_temp)\", \"part_load_ratio(cooling_kw)\",\n"   \
+    "  \"run_hours_delta(running)\", \"starts_delta(running)\" ];"
 
 __attribute__((visibility("default"))) const struct gw_plugin greenwatch_plugin = {
     .abi_version = GW_PLUGIN_ABI_VERSION,

@@ -232,6 +232,17 @@ int counters_derive(struct counters *set, struct gw_sample *s)
         c->since_pending_s += s->elapsed_s;
         struct kind_in in = kind_read(set->host, s, c->name);
         c->last.read_good = in.present && in.q == GW_QUALITY_GOOD;
+        if (c->last.read_good && c->has_base && !(s->elapsed_s > 0.0)) {
+            /* No time passed on the device's clock since the previous
+             * sample (a clock coarser than the polling, or one set back):
+             * in a time series this sample and that one are one point,
+             * the later replacing the earlier's fields, so a delta
+             * published now would replace the one published then.
+             * Nothing accrued in no time: the reference stays, nothing is
+             * published, and the next sample's delta covers this one. */
+            result(c, COUNTER_DELTA, 0.0, 0.0, GW_QUALITY_GOOD);
+            continue;
+        }
         result(c, COUNTER_NONE, NAN, 0.0, in.q);
         if (in.present && in.q == GW_QUALITY_GOOD)
             step(set, c, &in);

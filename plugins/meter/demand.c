@@ -1,6 +1,7 @@
 #include "demand.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define QUARTERS_PER_DAY 96
@@ -44,6 +45,48 @@ static void update_peak(struct demand *d, bool good, double kw, struct demand_cl
     out->peak_q = d->has_peak && d->day_complete ? GW_QUALITY_GOOD : GW_QUALITY_UNCERTAIN;
 }
 
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The value at fraction f of n sorted values (nearest rank below). */
+static double rank(double *v, int n, double f)
+{
+    qsort(v, (size_t)n, sizeof *v, compare_double);
+    return v[(int)floor(f * (n - 1))];
+}
+
+/* A quarter of local day `day` closed, good with kw or not: today's value
+ * (the 25th percentile of its good quarters), and the baseload: the median
+ * of the values of the days up to a week back. */
+static double update_baseload(struct demand *d, int64_t day, bool good, double kw)
+{
+    if (day != d->today_day) {
+        d->n_today = 0;
+        d->today_day = day;
+    }
+    if (good && d->n_today < QUARTERS_PER_DAY) {
+        d->today[d->n_today++] = kw;
+        double sorted[QUARTERS_PER_DAY];
+        memcpy(sorted, d->today, (size_t)d->n_today * sizeof *sorted);
+        int slot = (int)(day - floor_div(day, DEMAND_BASELOAD_DAYS) * DEMAND_BASELOAD_DAYS);
+        d->day_low[slot] = rank(sorted, d->n_today, 0.25);
+        d->low_day[slot] = day;
+        d->has_low[slot] = true;
+    }
+    double values[DEMAND_BASELOAD_DAYS];
+    int n = 0;
+    for (int i = 0; i < DEMAND_BASELOAD_DAYS; i++)
+        if (d->has_low[i] && d->low_day[i] > day - DEMAND_BASELOAD_DAYS && d->low_day[i] <= day)
+            values[n++] = d->day_low[i];
+    if (n == 0)
+        return NAN;
+    qsort(values, (size_t)n, sizeof *values, compare_double);
+    return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
+}
+
 static void close_quarter(struct demand *d, struct demand_close *out)
 {
     double coverage = d->covered_ms / (double)DEMAND_QUARTER_MS;
@@ -52,6 +95,7 @@ static void close_quarter(struct demand *d, struct demand_close *out)
     out->kw = d->covered_ms > 0.0 ? d->kwh / (d->covered_ms / 3600000.0) : NAN;
     out->q = good ? GW_QUALITY_GOOD : GW_QUALITY_UNCERTAIN;
     update_peak(d, good, out->kw, out);
+    out->baseload_kw = update_baseload(d, floor_div(d->quarter, QUARTERS_PER_DAY), good && isfinite(out->kw), out->kw);
 }
 
 static void open_quarter(struct demand *d, int64_t quarter)

@@ -7,6 +7,12 @@
  * closed by the first sample at or after its end; its demand is the
  * energy measured in it over the time measured, good when at least 80 %
  * of the quarter was measured, else uncertain.
+ *
+ * The baseload is the level the meter's load rests at when the building
+ * is idle: of each local day's good quarters the lowest quarter of them
+ * (the 25th percentile: the night, in an office), and of the last seven
+ * days' values (today's so far included) the median.  A few odd quarters
+ * (a counter that stood still for an hour) or one odd day do not set it.
  */
 #ifndef GW_METER_DEMAND_H
 #define GW_METER_DEMAND_H
@@ -21,6 +27,7 @@
  * the readings: its energy is known but not when it was used, so it is
  * left out of demand rather than spread. */
 #define DEMAND_MAX_SPREAD_S 180.0
+#define DEMAND_BASELOAD_DAYS 7
 
 struct demand {
     int64_t offset_ms;          /* local time = UTC + offset */
@@ -32,6 +39,14 @@ struct demand {
     bool has_day, day_complete, has_peak;
     int64_t day, last_closed;
     double peak;
+    /* Today's good quarters, and each local day's baseload value, by
+     * day % DEMAND_BASELOAD_DAYS. */
+    double today[96];
+    int n_today;
+    int64_t today_day;
+    bool has_low[DEMAND_BASELOAD_DAYS];
+    int64_t low_day[DEMAND_BASELOAD_DAYS];
+    double day_low[DEMAND_BASELOAD_DAYS];
 };
 
 /* What closing a quarter gave, if one closed in this sample. */
@@ -41,6 +56,7 @@ struct demand_close {
     enum gw_quality q;
     double peak_kw;             /* the day's highest good quarter so far (NaN: none) */
     enum gw_quality peak_q;     /* good only if every quarter of the day so far was */
+    double baseload_kw;         /* the baseload (NaN: none known yet) */
 };
 
 void demand_init(struct demand *d, double utc_offset_h, double interval_s);

@@ -1,7 +1,8 @@
 /*
  * The meter kind (electricity, water, gas, heat): interval deltas of every
- * counter, 15-minute demand and the day's peak from the energy counter,
- * and the power factor where the meter has no register for it.
+ * counter, 15-minute demand, the day's peak and the baseload from the
+ * energy counter, and the power factor where the meter has no register
+ * for it.
  * See docs/kinds.md.
  */
 #include <errno.h>
@@ -24,6 +25,7 @@ struct meter {
     bool has_energy;            /* an energy_kwh counter: demand is derived */
     bool own_demand;            /* the meter has a demand_kw register */
     struct demand demand;
+    double baseload_kw;         /* as of the last quarter closed; NaN until one is known */
     enum pf_source pf;
 };
 
@@ -62,11 +64,17 @@ static int meter_init(const struct gw_host *host, const struct gw_device_info *d
     m->has_energy = energy && energy->is_counter;
     m->own_demand = kind_has_point(dev, "demand_kw");
     demand_init(&m->demand, kind_param(dev, "utc_offset_h", 0.0), dev->interval_s);
+    m->baseload_kw = NAN;
     m->pf = pf_source(dev);
     *state = m;
     return 0;
 }
 
+/* Demand and the day's peak when a quarter closes; the baseload in every
+ * sample once a good quarter has given one, so that a rule can compare it
+ * with the power of the moment.  It comes from earlier readings, so it is
+ * good only in a sample whose energy reading is: a meter that answers
+ * nothing has nothing good to show. */
 static int add_demand(struct meter *m, struct gw_sample *s)
 {
     if (!m->has_energy)
@@ -75,13 +83,19 @@ static int add_demand(struct meter *m, struct gw_sample *s)
     bool measured = e->outcome == COUNTER_DELTA;
     struct demand_close out;
     demand_feed(&m->demand, s->ts_ms, measured ? e->span_s : s->elapsed_s, e->delta, measured, &out);
-    if (!out.closed)
-        return 0;
     int rc = 0;
-    if (!m->own_demand)
-        rc = kind_add(m->host, s, "demand_kw", "kW", out.kw, out.q);
-    if (!rc)
-        rc = kind_add(m->host, s, "peak_demand_kw", "kW", out.peak_kw, out.peak_q);
+    if (out.closed) {
+        m->baseload_kw = out.baseload_kw;
+        if (!m->own_demand)
+            rc = kind_add(m->host, s, "demand_kw", "kW", out.kw, out.q);
+        if (!rc)
+            rc = kind_add(m->host, s, "peak_demand_kw", "kW", out.peak_kw, out.peak_q);
+    }
+    if (!rc) {
+        enum gw_quality q = kind_read(m->host, s, "energy_kwh").q;
+        rc = kind_add(m->host, s, "baseload_kw", "kW", m->baseload_kw,
+                      isfinite(m->baseload_kw) ? q : kind_worse(q, GW_QUALITY_UNCERTAIN));
+    }
     return rc;
 }
 
@@ -114,22 +128,47 @@ static int meter_derive(void *state, struct gw_sample *s)
     return rc;
 }
 
-#define RULES_METER                                                                               \
-    "(\n"                                                                                          \
-    "  { id = \"power-factor-low\"; type = \"limit\"; point = \"power_factor\"; low = 0.85;\n"    \
-    "    deadband = 0.02; on_delay_s = 900.0; off_delay_s = 300.0; severity = \"low\";\n"         \
-    "    message = \"power factor below 0.85 for 15 minutes: check reactive compensation\"; },\n" \
-    "  { id = \"energy-counter-reset\"; type = \"state\"; point = \"energy_kwh_reset\";\n"         \
-    "    states = [ 1 ]; severity = \"medium\";\n"                                                  \
-    "    message = \"energy counter went back: meter reset or replaced\"; },\n"                    \
-    "  { id = \"volume-counter-reset\"; type = \"state\"; point = \"volume_m3_reset\";\n"          \
-    "    states = [ 1 ]; severity = \"medium\";\n"                                                  \
-    "    message = \"volume counter went back: meter reset or replaced\"; },\n"                    \
-    "  { id = \"meter-alarm\"; type = \"state\"; point = \"alarm\"; states = [ 1 ];\n"            \
-    "    on_delay_s = 60.0; severity = \"medium\"; message = \"meter reports an alarm\"; },\n"     \
-    "  { id = \"low-battery\"; type = \"state\"; point = \"low_battery\"; states = [ 1 ];\n"      \
-    "    on_delay_s = 3600.0; severity = \"low\"; message = \"meter battery low\"; }\n"            \
-    ")"
+/* Every meter gets those of these it has the points for (docs/rules.md,
+ * "Default rules"): an electricity meter the energy_* rules, a water or
+ * gas meter the volume_* ones.  `derives` names what this kind adds and from which points. */
+#define RULES_METER                                                                            \
+    "rules = (\n"                                                                              \
+    "  { id = \"comm-loss\"; type = \"comm_loss\"; intervals = 5; severity = \"high\";\n"      \
+    "    message = \"no answer from the meter\"; },\n"                                         \
+    "  { id = \"energy-stale\"; type = \"stale\"; point = \"energy_kwh\"; intervals = 10; severity = \"medium\";\n" \
+    "    message = \"energy counter unreadable while the meter answers\"; },\n"                \
+    "  { id = \"volume-stale\"; type = \"stale\"; point = \"volume_m3\"; intervals = 10; severity = \"medium\";\n" \
+    "    message = \"volume counter unreadable while the meter answers\"; },\n"                \
+    "  { id = \"energy-counter-reset\"; type = \"state\"; point = \"energy_kwh_reset\";\n"     \
+    "    states = [ 1 ]; severity = \"medium\";\n"                                             \
+    "    message = \"energy counter went back: meter reset or replaced\"; },\n"                \
+    "  { id = \"volume-counter-reset\"; type = \"state\"; point = \"volume_m3_reset\";\n"      \
+    "    states = [ 1 ]; severity = \"medium\";\n"                                             \
+    "    message = \"volume counter went back: meter reset or replaced\"; },\n"                \
+    "  { id = \"energy-counter-stuck\"; type = \"expression\"; expr = \"power_kw > 2.0 and energy_kwh_delta == 0\";\n" \
+    "    on_delay_s = 3600.0; severity = \"medium\";\n"                                        \
+    "    message = \"energy counter has not moved for an hour while the meter shows power\"; },\n" \
+    "  { id = \"volume-counter-stuck\"; type = \"expression\"; expr = \"flow > 0.5 and volume_m3_delta == 0\";\n" \
+    "    on_delay_s = 3600.0; severity = \"medium\";\n"                                        \
+    "    message = \"volume counter has not moved for an hour while the meter shows flow\"; },\n" \
+    "  { id = \"after-hours-consumption\"; type = \"schedule\"; expr = \"power_kw > 2 * baseload_kw + 5\";\n" \
+    "    days = \"workdays\"; start = \"07:00\"; end = \"20:00\"; grace_s = 3600.0; on_delay_s = 1800.0;\n" \
+    "    severity = \"low\"; message = \"power above twice the night baseload outside occupied hours\"; },\n" \
+    "  { id = \"daily-energy\"; type = \"baseline\"; point = \"energy_kwh_delta\"; sigma = 3.0; percent = 15.0;\n" \
+    "    weeks = 4; severity = \"low\"; message = \"the day's energy is unlike the same weekday of the last 4 weeks\"; },\n" \
+    "  { id = \"daily-volume\"; type = \"baseline\"; point = \"volume_m3_delta\"; sigma = 3.0; percent = 25.0;\n" \
+    "    weeks = 4; direction = \"above\"; severity = \"low\";\n"                              \
+    "    message = \"the day's volume is well above the same weekday of the last 4 weeks: check for leaks\"; },\n" \
+    "  { id = \"power-factor-low\"; type = \"limit\"; point = \"power_factor\"; low = 0.8;\n"  \
+    "    deadband = 0.02; on_delay_s = 900.0; off_delay_s = 300.0; severity = \"low\";\n"      \
+    "    message = \"power factor below 0.8 for 15 minutes: check reactive compensation\"; },\n" \
+    "  { id = \"meter-alarm\"; type = \"state\"; point = \"alarm\"; states = [ 1 ];\n"         \
+    "    on_delay_s = 60.0; severity = \"medium\"; message = \"meter reports an alarm\"; },\n" \
+    "  { id = \"low-battery\"; type = \"state\"; point = \"low_battery\"; states = [ 1 ];\n"   \
+    "    on_delay_s = 3600.0; severity = \"low\"; message = \"meter battery low\"; }\n"        \
+    ");\n"                                                                                     \
+    "derives = [ \"demand_kw(energy_kwh)\", \"peak_demand_kw(energy_kwh)\", \"baseload_kw(energy_kwh)\",\n" \
+    "  \"power_factor(power_kw)\" ];"
 
 __attribute__((visibility("default"))) const struct gw_plugin greenwatch_plugin = {
     .abi_version = GW_PLUGIN_ABI_VERSION,

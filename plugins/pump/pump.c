@@ -122,14 +122,25 @@ static int pump_derive(void *state, struct gw_sample *s)
     return rc;
 }
 
-#define RULES_PUMP                                                                                \
-    "(\n"                                                                                          \
-    "  { id = \"drive-fault\"; type = \"state\"; point = \"fault\"; states = [ 1 ];\n"            \
-    "    severity = \"high\"; message = \"drive reports a fault\"; },\n"                           \
-    "  { id = \"no-flow\"; type = \"state\"; point = \"no_flow\"; states = [ 1 ];\n"              \
-    "    on_delay_s = 60.0; off_delay_s = 30.0; severity = \"high\";\n"                           \
-    "    message = \"running without flow: closed valve, air lock or broken coupling\"; }\n"      \
-    ")"
+/* Every pump, fan and drive gets these (docs/rules.md, "Default rules");
+ * `derives` names what this kind adds and from which points, so that a
+ * default reading a point a device neither has nor gets (run_command on
+ * most, no_flow on a fan without a flow meter) does not apply. */
+#define RULES_PUMP                                                                             \
+    "rules = (\n"                                                                              \
+    "  { id = \"comm-loss\"; type = \"comm_loss\"; intervals = 5; severity = \"high\";\n"      \
+    "    message = \"no answer from the drive\"; },\n"                                         \
+    "  { id = \"drive-fault\"; type = \"state\"; point = \"fault\"; states = [ 1 ];\n"         \
+    "    severity = \"high\"; message = \"drive reports a fault\"; },\n"                       \
+    "  { id = \"no-flow\"; type = \"state\"; point = \"no_flow\"; states = [ 1 ];\n"           \
+    "    on_delay_s = 60.0; off_delay_s = 30.0; severity = \"high\";\n"                        \
+    "    message = \"running without flow: closed valve, air lock or broken coupling\"; },\n"  \
+    "  { id = \"cmd-status-mismatch\"; type = \"expression\"; expr = \"run_command != running\";\n" \
+    "    on_delay_s = 120.0; severity = \"medium\";\n"                                         \
+    "    message = \"run command and run status disagree: drive in hand or off, or tripped\"; }\n" \
+    ");\n"                                                                                     \
+    "derives = [ \"running(power_kw)\", \"speed_pct(frequency)\", \"kw_per_m3h(flow, power_kw)\",\n" \
+    "  \"no_flow(flow, running)\", \"run_hours_delta(running)\", \"starts_delta(running)\" ];"
 
 __attribute__((visibility("default"))) const struct gw_plugin greenwatch_plugin = {
     .abi_version = GW_PLUGIN_ABI_VERSION,

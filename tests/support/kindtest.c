@@ -111,7 +111,13 @@ int kt_quality(const struct kt *t, const char *name)
 
 static const char *const rule_keys[] = {
     "id", "type", "point", "high", "low", "deadband", "on_delay_s", "off_delay_s",
-    "severity", "message", "states", "enabled",
+    "severity", "message", "states", "enabled", "expr", "suppress_when", "intervals",
+    "jump", "samples", "tolerance", "window_s", "days", "start", "end", "grace_s",
+    "sigma", "percent", "weeks", "direction", "min_coverage",
+};
+static const char *const rule_types[] = {
+    "limit", "state", "comm_loss", "stale", "rate", "spike", "flatline", "schedule",
+    "maintenance", "expression", "baseline",
 };
 static const char *const severities[] = { "critical", "high", "medium", "low" };
 
@@ -138,10 +144,16 @@ static int check_rule(const config_setting_t *r, int index)
         if (!one_of(key, rule_keys, sizeof rule_keys / sizeof *rule_keys))
             return rule_problem(index, key);
     }
-    const char *id, *type, *point, *severity = "medium";
-    if (!config_setting_lookup_string(r, "id", &id) || !config_setting_lookup_string(r, "type", &type) ||
-        !config_setting_lookup_string(r, "point", &point))
-        return rule_problem(index, "lacks id, type or point");
+    const char *id, *type, *point, *expr, *severity = "medium";
+    if (!config_setting_lookup_string(r, "id", &id) || !config_setting_lookup_string(r, "type", &type))
+        return rule_problem(index, "lacks id or type");
+    if (!one_of(type, rule_types, sizeof rule_types / sizeof *rule_types))
+        return rule_problem(index, "unknown type");
+    bool has_point = config_setting_lookup_string(r, "point", &point);
+    bool has_expr = config_setting_lookup_string(r, "expr", &expr);
+    bool pointless = strcmp(type, "comm_loss") == 0 || strcmp(type, "expression") == 0;
+    if (pointless ? has_point : !has_point && !(strcmp(type, "schedule") == 0 && has_expr))
+        return rule_problem(index, pointless ? "a point it cannot take" : "lacks a point");
     config_setting_lookup_string(r, "severity", &severity);
     if (!one_of(severity, severities, 4))
         return rule_problem(index, "unknown severity");
@@ -156,8 +168,8 @@ static int check_rule(const config_setting_t *r, int index)
         if (!states || !config_setting_is_array(states) || config_setting_length(states) < 1 ||
             has_high || has_low)
             return rule_problem(index, "a state rule needs states = [ ... ] and no limits");
-    } else {
-        return rule_problem(index, "type is neither limit nor state");
+    } else if (states || has_high || has_low) {
+        return rule_problem(index, "limits or states on a rule that is neither limit nor state");
     }
     return 0;
 }
@@ -180,7 +192,9 @@ int kt_check_rules(const char *text)
     size_t n = strlen(text) + 16;
     char *doc = malloc(n);
     int count = -1;
-    snprintf(doc, n, "rules = %s;\n", text);
+    /* A bare list, or a document `rules = ( ... ); derives = [ ... ];`. */
+    const char *t = text + strspn(text, " \t\r\n");
+    snprintf(doc, n, strncmp(t, "rules", 5) == 0 ? "%s\n" : "rules = %s;\n", text);
     if (!config_read_string(&cfg, doc)) {
         fprintf(stderr, "kindtest: default rules line %d: %s\n", config_error_line(&cfg), config_error_text(&cfg));
         goto out;

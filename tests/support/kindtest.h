@@ -66,11 +66,12 @@ int kt_quality(const struct kt *t, const char *name);
 
 /*
  * Checks a default_rules text: parses as a libconfig list in the
- * configuration's rules syntax, each rule a group with a unique id, a type
- * of limit or state, a point, a limit's high and/or low (low < high), a
- * state rule's states, a known severity, only the rule keys the
- * configuration knows and no device.  Returns the number of rules, or -1
- * after printing the problem.
+ * configuration's rules syntax (bare, or `rules = ( ... );` followed by
+ * the kind's `derives` list), each rule a group with a unique id, a known
+ * type, a point where the type takes one (a schedule: or an expr), a
+ * limit's high and/or low (low < high), a state rule's states, a known
+ * severity, only the rule keys the configuration knows and no device.
+ * Returns the number of rules, or -1 after printing the problem.
  */
 int kt_check_rules(const char *text);
 

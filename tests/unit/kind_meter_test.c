@@ -3,7 +3,8 @@
  * rollover at 2^16 and 2^32 (scaled), a reset, a spike over the cap (a
  * glitch and a real jump), a coarse register that steps rarely, bad,
  * uncertain and NaN readings; 15-minute demand with exact expected values
- * (aligned, straddling, with a short and a long gap) and the day's peak;
+ * (aligned, straddling, with a short and a long gap), the day's peak and
+ * the baseload;
  * the power factor from kVA and from kvar; the default rules.
  */
 #include <CUnit/Basic.h>
@@ -369,6 +370,46 @@ static void test_peak(void)
     kt_close(&t);
 }
 
+/* The baseload: each local day's 25th-percentile good quarter, the median
+ * of the last seven days' (today's so far included), in every sample once
+ * known.  A counter that stood still for a quarter (0 kW) does not set
+ * it, and a day drops out after a week. */
+static void test_baseload(void)
+{
+    static const double night[8] = { 50, 40, 60, 70, 100, 100, 100, 100 };
+    static const double expect[8] = { 50, 45, 50, 55, 60, 65, 70, 100 };
+    struct meter_dev m;
+    meter_dev(&m, 300, 8.0, false);
+    struct kt t;
+    int64_t midnight_local = DAY0_MS - 8 * HOUR_MS;     /* 00:00 UTC+8 */
+    CU_ASSERT_FATAL(kt_open(&t, "meter", &m.dev, midnight_local) == 0);
+    double e = 0.0, v;
+    struct kt_in in = { "energy_kwh", e, GOOD };
+    kt_step(&t, 0, &in, 1);
+    CU_ASSERT_EQUAL(kt_quality(&t, "baseload_kw"), UNC);    /* none known yet */
+    int wrong = 0, missing = 0;
+    for (int day = 0; day < 8; day++)
+        for (int quarter = 0; quarter < 96; quarter++)
+            for (int k = 0; k < 3; k++) {
+                double kw = quarter < 24 ? night[day] : 300.0;
+                if (day == 2 && quarter == 5)
+                    kw = 0.0;                               /* the counter stood still */
+                in.v = e += kw * 300.0 / 3600.0;
+                kt_step(&t, 300, &in, 1);
+                missing += !kt_good(&t, "baseload_kw", &v);
+                if (quarter == 23 && k == 2 && kt_good(&t, "baseload_kw", &v) && fabs(v - expect[day]) > 1e-6) {
+                    fprintf(stderr, "\n  day %d: baseload %g, expected %g", day, v, expect[day]);
+                    wrong++;
+                }
+            }
+    CU_ASSERT_EQUAL(wrong, 0);
+    CU_ASSERT_EQUAL(missing, 2);                            /* until the first quarter closed */
+    in.q = BAD;                                             /* a poll without an answer */
+    kt_step(&t, 300, &in, 1);
+    CU_ASSERT_EQUAL(kt_quality(&t, "baseload_kw"), BAD);    /* nothing good from a silent meter */
+    kt_close(&t);
+}
+
 /* A meter with its own demand register keeps it: no second demand_kw. */
 static void test_own_demand(void)
 {
@@ -465,6 +506,7 @@ int main(void)
         !CU_add_test(s, "15-minute demand and its coverage", test_demand) ||
         !CU_add_test(s, "demand of an uneven load across boundaries", test_demand_uneven) ||
         !CU_add_test(s, "the day's peak demand", test_peak) ||
+        !CU_add_test(s, "the baseload", test_baseload) ||
         !CU_add_test(s, "a demand register of the meter's own", test_own_demand) ||
         !CU_add_test(s, "power factor from kVA or kvar", test_power_factor) ||
         !CU_add_test(s, "default rules parse", test_default_rules)) {

@@ -37,6 +37,24 @@ static void test_comm_loss(void)
     fx_close(&fx);
 }
 
+/* A poll that failed is stamped when it was read, which can be a moment
+ * before the tick that raised the comm loss: the silence it shows is not
+ * shorter for that, and the alarm does not return (and rise again). */
+static void test_comm_loss_late_failed_poll(void)
+{
+    static const struct fx_step steps[] = {
+        SAMPLE(0, 1, GOOD, NORMAL, 0),
+        TICK(30, ACT_UN, 1),
+        SAMPLE(29.8, 1, BAD, ACT_UN, 0),      /* read just before that tick */
+        TICK(31, ACT_UN, 0),
+        SAMPLE(35, 1, GOOD, RET_UN, 1),
+    };
+    struct fx fx;
+    fx_open(&fx, FX_BASE "rules = ( { id = \"comm\"; device = \"d\"; type = \"comm_loss\"; } );\n", FX_S(0));
+    FX_RUN(&fx, "comm loss, a late failed poll", "comm", "p", steps);
+    fx_close(&fx);
+}
+
 /* A device whose clock is a year behind the wall clock (a meter's RTC
  * never set, or the simulator's time): its samples are judged at their
  * own time, and between samples time passes on its clock, so comm_loss
@@ -95,6 +113,38 @@ static void test_stale_point(void)
     }
     CU_ASSERT_EQUAL(fx_state(&fx, "comm"), NORMAL);
     CU_ASSERT_STRING_EQUAL(fx.events[0].message, "no good value of p for 40 s (limit 40 s)");
+    fx_close(&fx);
+}
+
+/* A device that answers nothing has lost its communication; that is one
+ * alarm (comm_loss), not one more per stale point: stale holds until the
+ * device answers again, and is judged then. */
+static void test_stale_silent_device(void)
+{
+    struct fx fx;
+    fx_open(&fx, FX_BASE "rules = ( { id = \"p-stale\"; device = \"d\"; type = \"stale\"; point = \"p\"; intervals = 2; },\n"
+                         "  { id = \"comm\"; device = \"d\"; type = \"comm_loss\"; intervals = 3; } );\n", FX_S(0));
+    const char *names[] = { "p", "q" };
+    double values[] = { 1, 5 };
+    enum gw_quality good[] = { GOOD, GOOD }, silent[] = { BAD, BAD }, p_bad[] = { BAD, GOOD };
+    fx_sample_n(&fx, "d", FX_S(0), 2, names, values, good);
+    for (int t = 10; t <= 60; t += 10) {
+        fx_sample_n(&fx, "d", FX_S(t), 2, names, values, silent);
+        rules_tick(fx.rules, FX_S(t + 5));
+    }
+    CU_ASSERT_EQUAL(fx_state(&fx, "comm"), ACT_UN);
+    CU_ASSERT_EQUAL(fx_state(&fx, "p-stale"), NORMAL);
+    CU_ASSERT_EQUAL(fx.n_events, 1u);                     /* comm_loss alone */
+    fx_sample_n(&fx, "d", FX_S(70), 2, names, values, good);
+    CU_ASSERT_EQUAL(fx_state(&fx, "comm"), RET_UN);
+    CU_ASSERT_EQUAL(fx_state(&fx, "p-stale"), NORMAL);
+    CU_ASSERT_EQUAL(fx.n_events, 2u);
+    /* Back, but p still unreadable: stale counts from p's last good value. */
+    fx_sample_n(&fx, "d", FX_S(80), 2, names, values, p_bad);
+    CU_ASSERT_EQUAL(fx_state(&fx, "p-stale"), NORMAL);
+    fx_sample_n(&fx, "d", FX_S(90), 2, names, values, p_bad);
+    CU_ASSERT_EQUAL(fx_state(&fx, "p-stale"), ACT_UN);
+    CU_ASSERT_EQUAL(fx.n_events, 3u);
     fx_close(&fx);
 }
 
@@ -192,7 +242,9 @@ int main(void)
     static const struct fx_test tests[] = {
         { "comm loss on ticks and samples", test_comm_loss },
         { "comm loss of a device whose clock is behind", test_comm_loss_device_clock },
+        { "comm loss: a failed poll stamped before the tick", test_comm_loss_late_failed_poll },
         { "stale point", test_stale_point },
+        { "stale point of a silent device", test_stale_silent_device },
         { "rate of change", test_rate },
         { "spike, and a step that is not one", test_spike },
         { "flat line", test_flatline },

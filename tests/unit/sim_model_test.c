@@ -207,6 +207,41 @@ static void test_boiler(void)
     free(b);
 }
 
+/* The boiler's faults: a fouled heat exchanger sends the flue up by its
+ * rise while firing; a short-cycling burner starts every on + off seconds
+ * and keeps the boiler enabled, in any season. */
+static void test_boiler_faults(void)
+{
+    struct building *clean = start("2026-01-14 07:00", 2), *fouled = start("2026-01-14 07:00", 2);
+
+    fouled->plant.boiler.flue_rise = 150.0;
+    run(clean, 1800.0, 10.0);
+    run(fouled, 1800.0, 10.0);
+    CU_ASSERT_TRUE(clean->plant.boiler.burner_on && fouled->plant.boiler.burner_on);
+    CU_ASSERT_TRUE(clean->plant.boiler.flue < 220.0);
+    CU_ASSERT_DOUBLE_EQUAL(fouled->plant.boiler.flue - clean->plant.boiler.flue, 150.0, 5.0);
+    CU_ASSERT_DOUBLE_EQUAL(fouled->plant.boiler.heat_kw, clean->plant.boiler.heat_kw, 1e-6);
+    free(clean);
+    free(fouled);
+
+    struct building *b = start("2026-07-15 12:00", 2);
+    run(b, 600.0, 10.0);
+    CU_ASSERT_FALSE(b->plant.boiler.enabled);
+    double starts = b->plant.boiler.starts;
+    b->plant.boiler.cycle_on_s = 180.0;
+    b->plant.boiler.cycle_off_s = 180.0;
+    run(b, 3600.0, 10.0);
+    CU_ASSERT_TRUE(b->plant.boiler.enabled);
+    CU_ASSERT_TRUE(b->plant.boiler.starts - starts >= 10.0 && b->plant.boiler.starts - starts <= 11.0);
+    CU_ASSERT_TRUE(b->plant.boiler.hw_supply < 95.0);
+    b->plant.boiler.cycle_on_s = b->plant.boiler.cycle_off_s = 0.0;
+    starts = b->plant.boiler.starts;
+    run(b, 3600.0, 10.0);
+    CU_ASSERT_FALSE(b->plant.boiler.enabled || b->plant.boiler.burner_on);
+    CU_ASSERT_EQUAL(b->plant.boiler.starts, starts);
+    free(b);
+}
+
 /* ---- through the device layer ------------------------------------ */
 
 static struct gw_profile *load_profile(const char *id)
@@ -328,6 +363,7 @@ int main(void)
     CU_add_test(s, "energy balance", test_energy_balance);
     CU_add_test(s, "determinism for a seed", test_determinism);
     CU_add_test(s, "boiler", test_boiler);
+    CU_add_test(s, "boiler faults: fouling, short cycling", test_boiler_faults);
     CU_add_test(s, "served counter", test_served_counter);
     CU_add_test(s, "served clock", test_served_clock);
     CU_add_test(s, "unsimulated points", test_unsimulated);

@@ -182,6 +182,8 @@ static const char building_conf[] =
     "    role = \"chiller\"; number = 2; },\n"
     "  { id = \"chwp-1\"; bus = \"plant\"; unit = 11; profile = \"generic-pump\";\n"
     "    role = \"pump\"; loop = \"chw\"; number = 1; },\n"
+    "  { id = \"boiler-1\"; bus = \"plant\"; unit = 41; profile = \"generic-boiler\";\n"
+    "    role = \"boiler\"; },\n"
     "  { id = \"em-lighting\"; bus = \"meters\"; unit = 2; profile = \"generic-submeter\";\n"
     "    role = \"meter\"; feed = \"lighting\"; },\n"
     "  { id = \"gm-main\"; bus = \"meters\"; unit = 4; profile = \"generic-gas-meter\";\n"
@@ -525,6 +527,53 @@ static void test_off_schedule(void)
     close_unit(ctx);
 }
 
+/* The generic boiler's burner starts (uint32, bytes swapped in each word). */
+static double read_burner_starts(modbus_t *ctx)
+{
+    uint16_t r[2];
+
+    if (modbus_read_registers(ctx, 32, 2, r) != 2)
+        return NAN;
+    uint32_t hi = (uint32_t)((r[0] >> 8) | (r[0] << 8)) & 0xffff, lo = (uint32_t)((r[1] >> 8) | (r[1] << 8)) & 0xffff;
+    return (double)(hi << 16 | lo);
+}
+
+static int read_enabled(modbus_t *ctx)
+{
+    uint8_t bit = 0;
+
+    return modbus_read_bits(ctx, 0, 1, &bit) == 1 ? bit : -1;
+}
+
+/* A summer day: the boiler is off until a short-cycling fault keeps it
+ * enabled and firing in bursts; a fouled boiler is a boiler's fault. */
+static void test_boiler_faults(void)
+{
+    modbus_t *ctx = open_unit(&building, "plant", 41, 1000);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+    CU_ASSERT_EQUAL(read_enabled(ctx), 0);
+    double starts0 = read_burner_starts(ctx);
+    CU_ASSERT_EQUAL(command("fault boiler-1 short_cycling on_s=120 off_s=120"), 0);
+    CU_ASSERT_EQUAL(command("advance 3600"), 0);
+    double starts1 = read_burner_starts(ctx);
+    CU_ASSERT_EQUAL(read_enabled(ctx), 1);
+    CU_ASSERT_TRUE(starts1 - starts0 >= 14.0 && starts1 - starts0 <= 16.0);   /* every 4 minutes */
+    CU_ASSERT_EQUAL(command("fault boiler-1 flue_fouling rise=120"), 0);
+    char reply[256];
+    CU_ASSERT_EQUAL(query(reply, sizeof reply, "clear boiler-1"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(reply, "OK cleared=2"));
+    CU_ASSERT_EQUAL(command("advance 3600"), 0);
+    CU_ASSERT_EQUAL(read_burner_starts(ctx), starts1);                         /* off again */
+    CU_ASSERT_EQUAL(read_enabled(ctx), 0);
+    /* Boiler faults need a boiler, and sensible figures. */
+    CU_ASSERT_EQUAL(command("fault chiller-1 flue_fouling"), -1);
+    CU_ASSERT_EQUAL(command("fault chwp-1 short_cycling"), -1);
+    CU_ASSERT_EQUAL(command("fault boiler-1 short_cycling on_s=1"), -1);
+    CU_ASSERT_EQUAL(command("fault boiler-1 flue_fouling rise=-5"), -1);
+    close_unit(ctx);
+}
+
 static void test_control_errors(void)
 {
     char reply[4096], *out = NULL;
@@ -835,6 +884,7 @@ int main(void)
     CU_add_test(s, "fault: counter rollover", test_counter_rollover);
     CU_add_test(s, "fault: stuck sensor, spike", test_stuck_and_spike);
     CU_add_test(s, "fault: chiller off schedule", test_off_schedule);
+    CU_add_test(s, "fault: boiler short cycling, fouling", test_boiler_faults);
     CU_add_test(s, "control errors", test_control_errors);
     CU_add_test(s, "device clocks show the simulated time", test_clock);
     CU_add_test(s, "truth file", test_truth);

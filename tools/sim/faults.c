@@ -13,6 +13,7 @@ const char *const fault_type_names[FAULT_TYPE_COUNT] = {
     "no_answer", "delay", "exception",
     "chw_drift", "low_delta_t", "off_schedule", "no_flow",
     "counter_reset", "counter_rollover", "stuck", "spike",
+    "flue_fouling", "short_cycling",
 };
 
 void fault_spec_init(struct fault_spec *f, enum fault_type type)
@@ -26,6 +27,9 @@ void fault_spec_init(struct fault_spec *f, enum fault_type type)
     f->address = -1;
     f->count = 1;
     f->reads = type == FAULT_SPIKE ? 1 : 0;
+    f->rise = 150.0;
+    f->on_s = 180.0;
+    f->off_s = 180.0;
 }
 
 /* ---- keys -------------------------------------------------------- */
@@ -50,6 +54,9 @@ static const struct key keys[] = {
     KEY("factor", K_NUMBER, factor),
     KEY("value", K_NUMBER, value),
     KEY("margin", K_NUMBER, margin),
+    KEY("rise", K_NUMBER, rise),
+    KEY("on_s", K_NUMBER, on_s),
+    KEY("off_s", K_NUMBER, off_s),
     KEY("code", K_INT, code),
     KEY("address", K_INT, address),
     KEY("count", K_INT, count),
@@ -133,7 +140,8 @@ int fault_spec_parse(const config_setting_t *group, struct fault_spec *f, char *
     }
     if (!config_setting_lookup_string(group, "type", &type) || find_type(type) < 0) {
         snprintf(err, n, "fault needs a type, one of no_answer, delay, exception, chw_drift, "
-                 "low_delta_t, off_schedule, no_flow, counter_reset, counter_rollover, stuck, spike");
+                 "low_delta_t, off_schedule, no_flow, counter_reset, counter_rollover, stuck, spike, "
+                 "flue_fouling, short_cycling");
         return -EINVAL;
     }
     fault_spec_init(f, (enum fault_type)find_type(type));
@@ -165,6 +173,9 @@ static bool needs_role(enum fault_type t, enum role_kind *kind)
         return true;
     case FAULT_NO_FLOW:
         *kind = ROLE_PUMP;
+        return true;
+    case FAULT_FLUE_FOULING: case FAULT_SHORT_CYCLING:
+        *kind = ROLE_BOILER;
         return true;
     default:
         return false;
@@ -199,6 +210,14 @@ static int validate(struct sim *s, const struct fault_spec *f, char *err, size_t
     }
     if (f->for_s < 0.0 || f->after_s < 0.0 || f->delay_ms < 0.0) {
         snprintf(err, n, "after_s, for_s and delay_ms cannot be negative");
+        return -EINVAL;
+    }
+    if (f->type == FAULT_FLUE_FOULING && !(f->rise > 0.0 && f->rise <= 500.0)) {
+        snprintf(err, n, "flue_fouling: rise must be above 0 and at most 500 K");
+        return -EINVAL;
+    }
+    if (f->type == FAULT_SHORT_CYCLING && !(f->on_s >= 10.0 && f->off_s >= 10.0)) {
+        snprintf(err, n, "short_cycling: on_s and off_s must be at least 10 s");
         return -EINVAL;
     }
     return 0;
@@ -300,8 +319,15 @@ static void physics(struct sim *s, struct sim_device *d, const struct fault_spec
 {
     struct chiller *c = role_chiller(&s->building, &d->role);
     struct pump *p = role_pump(&s->building, &d->role);
+    struct boiler *b = &s->building.plant.boiler;
 
     switch (f->type) {
+    case FAULT_FLUE_FOULING: b->flue_rise = on ? f->rise : 0.0; break;
+    case FAULT_SHORT_CYCLING:
+        b->cycle_on_s = on ? f->on_s : 0.0;
+        b->cycle_off_s = on ? f->off_s : 0.0;
+        b->cycle_s = 0.0;
+        break;
     case FAULT_CHW_DRIFT:
         c->drift_rate = on ? f->rate : 0.0;
         if (!on)
@@ -323,6 +349,7 @@ static void apply(struct sim *s, struct fault *f, bool on)
         modbus_level(d, &f->spec, on);
         break;
     case FAULT_CHW_DRIFT: case FAULT_LOW_DELTA_T: case FAULT_OFF_SCHEDULE: case FAULT_NO_FLOW:
+    case FAULT_FLUE_FOULING: case FAULT_SHORT_CYCLING:
         physics(s, d, &f->spec, on);
         break;
     case FAULT_COUNTER_RESET: case FAULT_COUNTER_ROLLOVER:

@@ -5,7 +5,8 @@
  * now).  Each fault acts where it would in reality: in the Modbus answer
  * (no answer, late, exception), in the physics (drifting supply
  * temperature, low delta-T, a chiller running at night, a pump without
- * flow) or in one instrument (stuck, spike, counter reset or rollover).
+ * flow, a boiler with a fouled heat exchanger or a short-cycling burner)
+ * or in one instrument (stuck, spike, counter reset or rollover).
  */
 #ifndef GW_SIM_FAULTS_H
 #define GW_SIM_FAULTS_H
@@ -20,6 +21,7 @@ enum fault_type {
     FAULT_NO_ANSWER, FAULT_DELAY, FAULT_EXCEPTION,
     FAULT_CHW_DRIFT, FAULT_LOW_DELTA_T, FAULT_OFF_SCHEDULE, FAULT_NO_FLOW,
     FAULT_COUNTER_RESET, FAULT_COUNTER_ROLLOVER, FAULT_STUCK, FAULT_SPIKE,
+    FAULT_FLUE_FOULING, FAULT_SHORT_CYCLING,
     FAULT_TYPE_COUNT
 };
 extern const char *const fault_type_names[FAULT_TYPE_COUNT];
@@ -36,6 +38,8 @@ struct fault_spec {
     double value;               /* spike: the value served instead */
     bool has_value;
     double margin;              /* counter_rollover: how far below the wrap, in point units */
+    double rise;                /* flue_fouling: K the flue runs hotter while firing */
+    double on_s, off_s;         /* short_cycling: simulated seconds firing, resting */
     int code;                   /* exception code */
     int address, count;         /* exception: only this range; address < 0 all */
     int reads;                  /* spike: ends after this many reads of the point; 0 never */

@@ -186,13 +186,33 @@ static void boiler_control(struct boiler *b, const struct plant_input *in)
     b->firing = firing;
 }
 
+/* Short cycling (a fault): the boiler is kept enabled and its burner fires
+ * at minimum fire for cycle_on_s, rests cycle_off_s, over and over,
+ * whatever the load: a flame that keeps failing, a thermostat with no
+ * differential, a boiler held hot on its standing losses. */
+static void boiler_short_cycle(struct boiler *b, double dt)
+{
+    double period = b->cycle_on_s + b->cycle_off_s;
+
+    b->cycle_s = fmod(b->cycle_s + dt, period);
+    bool fire = b->cycle_s < b->cycle_on_s && b->hw_supply < 90.0;
+    b->enabled = true;
+    if (fire && !b->burner_on)
+        b->starts += 1.0;
+    b->burner_on = fire;
+    b->firing = fire ? 0.2 : 0.0;
+}
+
 static void boiler_step(struct plant *p, const struct plant_input *in)
 {
     struct boiler *b = &p->boiler;
     double dt = in->dt;
 
     b->hw_setpoint = clamp(60.0 + (10.0 - in->wx->temp), 55.0, 75.0);
-    boiler_control(b, in);
+    if (b->cycle_on_s > 0.0)
+        boiler_short_cycle(b, dt);
+    else
+        boiler_control(b, in);
     pump_follow(&p->hw_pump, b->enabled, p->hw_pump.design_flow, dt);
     double efficiency = 0.93 - 0.05 * b->firing;
     b->heat_kw = b->firing * b->rated_kw;
@@ -205,7 +225,9 @@ static void boiler_step(struct plant *p, const struct plant_input *in)
     b->hw_return = b->enabled && p->hw_pump.flow > 0.0
         ? b->hw_supply - load / (WATER_KW_PER_M3H_K * p->hw_pump.flow)
         : b->hw_supply - 0.5;
-    double flue_target = b->burner_on ? b->hw_return + 45.0 + 90.0 * b->firing : 25.0;
+    /* A fouled heat exchanger passes less heat to the water: the flue runs
+     * hotter by flue_rise while firing. */
+    double flue_target = b->burner_on ? b->hw_return + 45.0 + 90.0 * b->firing + b->flue_rise : 25.0;
     double tau = b->burner_on ? 180.0 : 1800.0;
     b->flue += (flue_target - b->flue) * (1.0 - exp(-dt / tau));
     b->burner_s += b->burner_on ? dt : 0.0;

@@ -54,6 +54,11 @@ struct tower_fan {
 
 struct boiler {
     double rated_kw, loop_volume_m3;
+    /* Faults, set by the fault module. */
+    double flue_rise;           /* K the flue runs hotter while firing (fouled); 0 none */
+    double cycle_on_s, cycle_off_s; /* short cycling: fires this long, rests this long; 0 none */
+    double cycle_s;             /* time into the current short cycle */
+    /* State. */
     bool enabled, burner_on;
     double firing;              /* 0..1 */
     double heat_kw, gas_flow;   /* output kW, m3/h */
