@@ -121,7 +121,9 @@ out:
  * A device slower than its timeout: every answer arrives 100 ms after the
  * request gave up.  RTU frames carry no transaction id, so a late answer
  * must never be taken for the next request's: with pacing between the
- * two reads of a poll, "b" would be decoded from "a"'s registers.
+ * two reads of a poll, "b" would be decoded from "a"'s registers.  The
+ * pacing (400 ms) leaves the late answer 300 ms to arrive before the next
+ * request, so that a loaded machine does not deliver it after the flush.
  */
 static void test_late_answers_are_not_misread(void)
 {
@@ -137,7 +139,7 @@ static void test_late_answers_are_not_misread(void)
     REQUIRE(write_config(cfg, sizeof(cfg),
                          CONFIG_HEAD
                          "buses = ( { id = \"rs485\"; rtu = \"%s\"; timeout_ms = 300;\n"
-                         "            delay_between_requests_ms = 150; } );\n"
+                         "            delay_between_requests_ms = 400; } );\n"
                          "devices = ( { id = \"meter\"; bus = \"rs485\"; unit = 1; interval_s = 0.5;\n"
                          "  points = ( { name = \"a\"; table = \"holding\"; address = 0; },\n"
                          "             { name = \"b\"; table = \"holding\"; address = 100; } ); } );\n",
