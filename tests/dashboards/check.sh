@@ -2,22 +2,37 @@
 # Checks the Grafana dashboards in dashboards/ without Grafana.
 #
 #   tests/dashboards/check.sh [--live BUILD_DIR]
+#   tests/dashboards/check.sh --query URL [--database DB] [--end MS] [--range DURATION|default|all] [--list] [--empty-ok]
 #
-# Structural (always): every dashboard is valid JSON with a uid and a title;
-# every panel and query uses the provisioned data source; every InfluxQL
-# query names only measurements, fields and tags of the schema below (what
-# docs/influxdb.md and docs/kinds.md define), quotes its identifiers, uses
-# only defined variables, filters by $site and $timeFilter, and groups days
-# in the site's time zone (tz('$timezone')); template variables chain
-# site -> building -> device; the provisioning files agree with the panels.
+# Structural (always but with --query): every dashboard is valid JSON with a
+# uid and a title; every panel and query uses the provisioned data source;
+# every InfluxQL query names only measurements, fields and tags of the
+# schema below (what docs/influxdb.md and docs/kinds.md define), quotes its
+# identifiers, uses only defined variables, filters by $site and
+# $timeFilter, and groups days in the site's time zone (tz('$timezone'));
+# template variables chain site -> building -> device; the provisioning
+# files agree with the panels.
 #
 # --live BUILD_DIR (when influxd is installed): starts influxd, the simulated
 # demo building and greenwatchd (from BUILD_DIR) on loopback ephemeral
 # ports, lets the daemon write for a while, then runs every variable query
 # and every panel query, variables filled in, against that influxd: each
 # must be accepted, and each panel must return data unless it is listed in
-# slow_panels (figures that need more history than a short run has).
+# slow_reason (figures that need more history than a short run has) or
+# absent_reason (figures the demo building has no points for).
 # GW_DASHBOARD_RUN_S sets how long the daemon writes (default 75 s).
+#
+# --query URL: the same queries against an influxd that already holds the
+# demo building's data (tools/scripts/year-check.sh fills a year), database
+# DB (default greenwatch), for the range that ends at END (epoch ms; default
+# the last reading) and is DURATION long (2h, 7d, 366d), each dashboard's
+# own default range ("default", the default) or all there is ("all"); the
+# daemon's health, which is on the wall clock, for the same length up to
+# its last record; a panel with a relative time of its own (today, this
+# month, this year) is asked for that, ending at END.  Every panel must
+# return data unless listed in absent_reason, or with --empty-ok (a
+# range in which some plant did not run); --list prints what every panel
+# returned.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -29,6 +44,219 @@ checks=0
 problem() { echo "FAIL: $*"; fail=$((fail + 1)); }
 
 command -v jq >/dev/null 2>&1 || { echo "FAIL: jq is not installed (tools/scripts/setup.sh installs it)"; exit 1; }
+
+usage() {
+    echo "usage: check.sh [--live BUILD_DIR | --query URL [--database DB] [--end MS] [--range DURATION|default|all] [--list] [--empty-ok]]" >&2
+    exit 2
+}
+mode=structure
+build_arg=
+url=
+db=greenwatch
+end=
+range=
+list=0
+empty_ok_arg=0
+while [ $# -gt 0 ]; do
+    case $1 in
+    --live) [ $# -ge 2 ] || usage; mode=live; build_arg=$2; shift ;;
+    --query) [ $# -ge 2 ] || usage; mode=query; url=$2; shift ;;
+    --database) [ $# -ge 2 ] || usage; db=$2; shift ;;
+    --end) [ $# -ge 2 ] || usage; end=$2; shift ;;
+    --range) [ $# -ge 2 ] || usage; range=$2; shift ;;
+    --list) list=1 ;;
+    --empty-ok) empty_ok_arg=1 ;;
+    *) usage ;;
+    esac
+    shift
+done
+
+files=$(ls "$dash"/*.json 2>/dev/null || true)
+[ -n "$files" ] || { problem "no dashboards in $dash"; files=""; }
+
+# ---- queries: every variable and panel query against an influxd ----
+
+query() {  # query TEXT: influxd's JSON answer on stdout
+    curl -s -G "$url/query" --data-urlencode "db=$db" --data-urlencode "epoch=ms" --data-urlencode "q=$1"
+}
+
+# The time of the first or last (fn) value of a field, epoch ms: the
+# readings (on the simulated clock) by power_kw, the daemon's health (on
+# the wall clock) by uptime_s.
+reading_at() {
+    query "SELECT $1(\"power_kw\") FROM \"meter\"" | jq '.results[0].series[0].values[0][0] // empty'
+}
+health_at() {
+    query "SELECT $1(\"uptime_s\") FROM \"greenwatch\"" | jq '.results[0].series[0].values[0][0] // empty'
+}
+
+seconds_of() {  # seconds_of DURATION: 90s, 15m, 2h, 7d, 2w
+    echo "$1" | awk '/^[0-9]+[smhdw]$/ { n = substr($0, 1, length($0) - 1); u = substr($0, length($0))
+        print n * (u == "s" ? 1 : u == "m" ? 60 : u == "h" ? 3600 : u == "d" ? 86400 : 604800); ok = 1 }
+        END { exit !ok }'
+}
+
+# run_queries RANGE EXEMPT: every variable and panel query of every
+# dashboard, variables filled in.  Readings are asked for the range that
+# ends at $end (epoch ms), the daemon's health (on the wall clock) for the
+# one that ends at its last record; RANGE is a duration, "default" (each
+# dashboard's own) or "all" (from the first reading, or health record, to
+# the last).  $__interval is the range over a thousand points, at least
+# 10 s, as Grafana makes it.  A panel with a relative time of its own
+# (now/d, now/M, now/y) is asked from the start of $end's day, month or
+# year in the site's zone.  EXEMPT "short": panels that a short run cannot
+# fill are listed, not failed; "empty": every panel without data is.
+run_queries() {
+    qrange=$1
+    qtmp=$(mktemp -d "${TMPDIR:-/tmp}/gw-dashboard-queries.XXXXXX")
+    tz=Asia/Shanghai
+    end_s=$((end / 1000))
+    h_end=$(health_at last)
+    r_first=$(reading_at first)
+    h_first=$(health_at first)
+    # Variables: each query with its predecessors filled in must answer.
+    site=$(query 'SHOW TAG VALUES WITH KEY = "site"' | jq -r '.results[0].series[0].values[0][1] // empty')
+    [ "$site" = demo-tower ] || problem "queries: \$site query gives '$site', not demo-tower"
+    subst() {  # fill in the variables of one query: range from $1 to $2 (epoch ms)
+        iv=$((($2 - $1) / 1000000))
+        [ "$iv" -ge 10 ] || iv=10
+        sed -e "s/\\\$site/$site/g" -e 's/\$building/.*/g' -e 's/\$device/.*/g' \
+            -e 's/\$timezone/Asia\/Shanghai/g' -e 's/\$floor_area_m2/42000/g' -e 's/\$water_main/wm-main/g' \
+            -e "s/\\\$__interval/${iv}s/g" -e "s/\\\$timeFilter/time >= ${1}ms AND time <= ${2}ms/g"
+    }
+    panels=0 empty_ok=0 absent=0 missing=0 qn=0
+    for f in $files; do
+        uid=$(jq -r .uid "$f")
+        r=$qrange
+        [ "$r" != default ] || r=$(jq -r '.time.from | sub("^now-"; "")' "$f")
+        if [ "$r" = all ]; then
+            r_start=${r_first:-$end} h_start=${h_first:-0}
+        else
+            r_s=$(seconds_of "$r") || { problem "queries: $uid: range '$r' is not a duration"; continue; }
+            r_start=$((end - r_s * 1000)) h_start=$((${h_end:-0} - r_s * 1000))
+        fi
+        jq -r '.templating.list[] | select(.type == "query") | [.name, .query] | @tsv' "$f" >"$qtmp/vars.tsv"
+        while IFS="$(printf '\t')" read -r name q; do
+            qn=$((qn + 1))
+            ans=$(query "$(printf '%s' "$q" | subst "$r_start" "$end")")
+            vals=$(printf '%s' "$ans" | jq '[.results[0].series[]?.values[]?] | length')
+            err=$(printf '%s' "$ans" | jq -r '.error // .results[0].error // empty')
+            [ -z "$err" ] || problem "queries: $uid variable $name: $err"
+            [ "$vals" -gt 0 ] || problem "queries: $uid variable $name has no values"
+        done <"$qtmp/vars.tsv"
+        jq -r '[.panels[]?, (.panels[]?.panels[]?)] | .[] | select(.type != "row")
+               | .title as $t | (.timeFrom // "-") as $from | .targets[] | [$t, .refId, $from, .query] | @tsv' \
+            "$f" >"$qtmp/queries.tsv"
+        : >"$qtmp/with-data"
+        : >"$qtmp/titles"
+        : >"$qtmp/returned"
+        while IFS="$(printf '\t')" read -r title ref from q; do
+            qn=$((qn + 1))
+            echo "$title" >>"$qtmp/titles"
+            case "$q" in
+                *'FROM "greenwatch"'*) start=$h_start to=${h_end:-0} ;;
+                *) start=$r_start to=$end ;;
+            esac
+            case "$from" in  # the panel's own range: since the start of END's day, month or year
+                now/d) start="$(TZ=$tz date -d "$(TZ=$tz date -d "@$end_s" +%Y-%m-%d)" +%s)000" ;;
+                now/M) start="$(TZ=$tz date -d "$(TZ=$tz date -d "@$end_s" +%Y-%m-01)" +%s)000" ;;
+                now/y) start="$(TZ=$tz date -d "$(TZ=$tz date -d "@$end_s" +%Y-01-01)" +%s)000" ;;
+                -) ;;
+                *) problem "queries: $uid \"$title\": relative time '$from' is not known to this check" ;;
+            esac
+            text=$(printf '%s' "$q" | subst "$start" "$to")
+            ans=$(query "$text")
+            err=$(printf '%s' "$ans" | jq -r '.error // .results[0].error // empty' 2>/dev/null || echo "not JSON: $ans")
+            if [ -n "$err" ]; then
+                problem "queries: $uid \"$title\" $ref: $err"
+                echo "      $text"
+                continue
+            fi
+            got=$(printf '%s' "$ans" | jq -r --arg ref "$ref" '
+                [.results[0].series[]?] as $s | [$s[].values[]?[1:][] | select(. != null)] as $v
+                | "\($ref): \($v | length) values in \($s | length) series"
+                  + (if ($v | length) > 0 then " (first \($v[0] | if type == "number" then (. * 1000 | round / 1000) else . end))" else "" end)')
+            printf '%s\t%s\n' "$title" "$got" >>"$qtmp/returned"
+            case $got in *": 0 values"*) ;; *) echo "$title" >>"$qtmp/with-data" ;; esac
+        done <"$qtmp/queries.tsv"
+        sort -u "$qtmp/titles" >"$qtmp/titles.u"
+        while read -r title; do
+            panels=$((panels + 1))
+            returned=$(awk -F '\t' -v t="$title" '$1 == t { printf "%s%s", sep, $2; sep = "; " }' "$qtmp/returned")
+            if grep -qxF "$title" "$qtmp/with-data"; then
+                [ "$list" -eq 0 ] || printf '  %-12s %-40s %s\n' "$uid" "$title" "$returned"
+                continue
+            fi
+            reason=$(absent_reason "$uid:$title")
+            if [ -n "$reason" ]; then
+                absent=$((absent + 1))
+                echo "  $uid \"$title\": no data, as expected ($reason)"
+                continue
+            fi
+            reason=
+            [ "$2" != short ] || reason=$(slow_reason "$uid:$title")
+            if [ -n "$reason" ]; then
+                empty_ok=$((empty_ok + 1))
+                echo "  $uid \"$title\": no data yet ($reason)"
+            elif [ "$2" = empty ]; then
+                empty_ok=$((empty_ok + 1))
+                echo "  $uid \"$title\": no data in this range"
+            else
+                missing=$((missing + 1))
+                problem "queries: $uid \"$title\" returned no data ($returned)"
+            fi
+        done <"$qtmp/titles.u"
+    done
+    rm -rf "$qtmp"
+    echo "queries: range $qrange to $(TZ=$tz date -d "@$end_s" '+%Y-%m-%d %H:%M') $tz: $qn queries run," \
+         "$panels panels, $((panels - empty_ok - absent - missing)) with data, $missing without," \
+         "$empty_ok without data in this range (allowed), $absent without data by design of the demo building"
+}
+
+# Panels that a short run cannot fill, and why.
+slow_reason() {
+    case "$1" in
+        gw-energy:"Peak 15-min demand today" | gw-energy:"Daily peak 15-minute demand" | gw-energy:"15-minute demand" | \
+        gw-energy:"Peak demand per meter, range")
+            echo "demand_kw needs a quarter hour measured for 80 % of its length" ;;
+        gw-energy:"Night baseload")
+            echo "a closed quarter hour, or a reading between 02:00 and 05:00 local" ;;
+        gw-chillers:"Run hours, range" | gw-chillers:"Daily run hours" | gw-pumps:"Run hours, range" | \
+        gw-pumps:"Daily run hours" | gw-boilers:"Burner hours, range" | gw-boilers:"Daily burner hours")
+            echo "whole-hour run-hours registers step once an hour" ;;
+        gw-chillers:"Starts, range" | gw-chillers:"Daily starts" | gw-boilers:"Burner starts, range")
+            echo "no start during the run" ;;
+        gw-boilers:"Burner starts per hour")
+            echo "starts_per_hour is uncertain for the daemon's first hour" ;;
+        *) echo "" ;;
+    esac
+}
+
+# Panels the demo building cannot fill however long it runs, and why.
+absent_reason() {
+    case "$1" in
+        gw-chillers:"Approaches")
+            echo "the demo chillers' profile, generic-chiller, has no refrigerant temperatures" ;;
+        *) echo "" ;;
+    esac
+}
+
+if [ "$mode" = query ]; then
+    command -v curl >/dev/null 2>&1 || { echo "FAIL: curl is not installed"; exit 1; }
+    [ -n "$end" ] || end=$(reading_at last)
+    [ -n "$end" ] || { echo "FAIL: queries: no reading in database $db at $url"; exit 1; }
+    if [ "$empty_ok_arg" -eq 1 ]; then
+        run_queries "${range:-default}" empty
+    else
+        run_queries "${range:-default}" none
+    fi
+    if [ "$fail" -gt 0 ]; then
+        echo "dashboards: $fail problems"
+        exit 1
+    fi
+    echo "dashboards: ok"
+    exit 0
+fi
 
 # ---- the schema: what greenwatchd writes (docs/influxdb.md, docs/kinds.md,
 # the point names of docs/profiles.md and config/profiles/generic-*.conf) ----
@@ -83,8 +311,6 @@ for name in $(printf '%s\n' "$schema_json" | jq -r '[.[][]] | unique[]') $tag_li
 done
 
 # ---- the dashboards ----
-files=$(ls "$dash"/*.json 2>/dev/null || true)
-[ -n "$files" ] || { problem "no dashboards in $dash"; files=""; }
 for f in $files; do
     checks=$((checks + 1))
     if ! jq empty "$f" 2>/dev/null; then
@@ -160,7 +386,7 @@ done
 n_panels=$(jq -s '[.[] | [.panels[]?, (.panels[]?.panels[]?)] | .[] | select(.type != "row")] | length' $files)
 echo "structure: $(echo $files | wc -w) dashboards, $n_panels panels, $checks checks, $fail problems"
 
-# ---- live: every query against an influxd the daemon wrote to ----
+# ---- live: the demo building written for a minute, then every query ----
 live() {
     build=$(cd "$1" && pwd)
     for b in influxd curl; do
@@ -264,15 +490,12 @@ EOF
     kill "$daemon" 2>/dev/null || true
     wait "$daemon" 2>/dev/null || true
 
-    query() {  # query TEXT: influxd's JSON answer on stdout
-        curl -s -G "$url/query" --data-urlencode "db=greenwatch" --data-urlencode "epoch=ms" --data-urlencode "q=$1"
-    }
     n=$(query 'SELECT count("power_kw") FROM "meter"' | jq '.results[0].series[0].values[0][1] // 0')
     [ "$n" -gt 0 ] || { problem "live: the daemon wrote no readings"; tail -n 20 "$tmp/daemon.log"; return 0; }
     # Readings carry the simulator's clock (a fixed date), so the dashboards
     # are asked for the 2 hours before the last reading (epoch ms).  Only the
     # daemon's own health is on the wall clock.
-    end=$(query 'SELECT last("power_kw") FROM "meter"' | jq '.results[0].series[0].values[0][0]')
+    end=$(reading_at last)
 
     # Until the daemon writes alarm transitions, a few stand in for them,
     # shaped as docs/dashboards.md describes, in the hour before the last
@@ -289,91 +512,10 @@ EOF
         echo "live: the daemon wrote no alarm measurement yet; 4 stand-in transitions written"
     fi
 
-    # Variables: each query with its predecessors filled in must answer.
-    site=$(query 'SHOW TAG VALUES WITH KEY = "site"' | jq -r '.results[0].series[0].values[0][1] // empty')
-    [ "$site" = demo-tower ] || problem "live: \$site query gives '$site', not demo-tower"
-    subst() {  # fill in the variables of one query; range: 2 hours to END (now() or epoch ms)
-        sed -e "s/\\\$site/$site/g" -e 's/\$building/.*/g' -e 's/\$device/.*/g' \
-            -e 's/\$timezone/Asia\/Shanghai/g' -e 's/\$floor_area_m2/42000/g' -e 's/\$water_main/wm-main/g' \
-            -e 's/\$__interval/10s/g' -e "s/\\\$timeFilter/time >= $1 - 2h AND time <= $1/g"
-    }
-    panels=0 empty_ok=0 qn=0
-    for f in $files; do
-        uid=$(jq -r .uid "$f")
-        jq -r '.templating.list[] | select(.type == "query") | [.name, .query] | @tsv' "$f" >"$tmp/vars.tsv"
-        while IFS="$(printf '\t')" read -r name q; do
-            qn=$((qn + 1))
-            ans=$(query "$(printf '%s' "$q" | subst "${end}ms")")
-            vals=$(printf '%s' "$ans" | jq '[.results[0].series[]?.values[]?] | length')
-            err=$(printf '%s' "$ans" | jq -r '.error // .results[0].error // empty')
-            [ -z "$err" ] || problem "live: $uid variable $name: $err"
-            [ "$vals" -gt 0 ] || problem "live: $uid variable $name has no values"
-        done <"$tmp/vars.tsv"
-        jq -r '[.panels[]?, (.panels[]?.panels[]?)] | .[] | select(.type != "row")
-               | .title as $t | .targets[] | [$t, .refId, .query] | @tsv' "$f" >"$tmp/queries.tsv"
-        : >"$tmp/with-data"
-        : >"$tmp/titles"
-        while IFS="$(printf '\t')" read -r title ref q; do
-            qn=$((qn + 1))
-            echo "$title" >>"$tmp/titles"
-            case "$q" in
-                *'FROM "greenwatch"'*) to='now()' ;;
-                *) to="${end}ms" ;;
-            esac
-            text=$(printf '%s' "$q" | subst "$to")
-            case "$title" in  # the panel's own range
-                *today*) text=$(printf '%s' "$text" | sed "s/$to - 2h/$to - 1d/") ;;
-            esac
-            ans=$(query "$text")
-            err=$(printf '%s' "$ans" | jq -r '.error // .results[0].error // empty' 2>/dev/null || echo "not JSON: $ans")
-            if [ -n "$err" ]; then
-                problem "live: $uid \"$title\" $ref: $err"
-                echo "      $text"
-            elif [ "$(printf '%s' "$ans" | jq '[.results[0].series[]?.values[]?[1:][] | select(. != null)] | length')" -gt 0 ]; then
-                echo "$title" >>"$tmp/with-data"
-            fi
-        done <"$tmp/queries.tsv"
-        sort -u "$tmp/titles" >"$tmp/titles.u"
-        while read -r title; do
-            panels=$((panels + 1))
-            grep -qxF "$title" "$tmp/with-data" && continue
-            reason=$(slow_reason "$uid:$title")
-            if [ -n "$reason" ]; then
-                empty_ok=$((empty_ok + 1))
-                echo "live: $uid \"$title\": no data yet ($reason)"
-            else
-                problem "live: $uid \"$title\" returned no data"
-            fi
-        done <"$tmp/titles.u"
-    done
-    echo "live: $qn queries run, $panels panels, $((panels - empty_ok)) with data, $empty_ok need more history"
+    run_queries 2h short
 }
-
-# Panels that a short run cannot fill, and why.
-slow_reason() {
-    case "$1" in
-        gw-energy:"Peak 15-min demand today" | gw-energy:"Daily peak 15-minute demand" | gw-energy:"15-minute demand" | \
-        gw-energy:"Peak demand per meter, range")
-            echo "demand_kw needs a quarter hour measured for 80 % of its length" ;;
-        gw-energy:"Night baseload")
-            echo "a closed quarter hour, or a reading between 02:00 and 05:00 local" ;;
-        gw-chillers:"Approaches")
-            echo "the demo chillers' profile has no refrigerant temperatures" ;;
-        gw-chillers:"Run hours, range" | gw-chillers:"Daily run hours" | gw-pumps:"Run hours, range" | \
-        gw-pumps:"Daily run hours" | gw-boilers:"Burner hours, range" | gw-boilers:"Daily burner hours")
-            echo "whole-hour run-hours registers step once an hour" ;;
-        gw-chillers:"Starts, range" | gw-chillers:"Daily starts" | gw-boilers:"Burner starts, range")
-            echo "no start during the run" ;;
-        gw-boilers:"Burner starts per hour")
-            echo "starts_per_hour is uncertain for the daemon's first hour" ;;
-        gw-water:"Minimum night flow" | gw-water:"Flow")
-            echo "" ;;
-        *) echo "" ;;
-    esac
-}
-
-if [ "${1:-}" = "--live" ]; then
-    live "${2:?--live needs the build directory}"
+if [ "$mode" = live ]; then
+    live "$build_arg"
 fi
 
 if [ "$fail" -gt 0 ]; then

@@ -7,8 +7,30 @@
 # its device's clock (sim_clock) shows, i.e. the simulated time.
 # See docs/simulator.md, "Filling dashboards and reports".
 #
-#   tools/scripts/fill.sh --from "2026-01-01 00:00" --to "2026-04-01 00:00"
+#   tools/scripts/fill.sh --from "2026-01-01 00:00" --to "2027-01-01 00:00"
 #   tools/scripts/fill.sh --from "2026-01-01 00:00" --days 7 --influx http://127.0.0.1:8086
+#
+# greenwatchd polls a device at most every 0.1 s, so --speed is at most
+# ten times --sample: at the default 120 s a month takes 36 minutes of
+# wall time however fast the machine, and one month uses a few percent of
+# a core.  So the span is cut at the site's local month starts into
+# segments that run side by side (--jobs at a time), each with its own
+# simulator, daemon, spool and database on the same InfluxDB:
+#
+# - Every segment's simulator starts at the same instant, two hours
+#   before --from, with the same step, and is advanced (its `advance`
+#   command, which steps the model through the time) to two hours before
+#   its segment: its building, counters included, is then the very
+#   building a single run from --from would show, value for value.
+# - Its daemon starts there, so that by the segment's start it has its
+#   counter references, demand quarters and day as a daemon running
+#   since long before would.
+# - When the simulated time is past the segment's end, the daemon is
+#   stopped (a clean stop delivers its spool) and the segment's span,
+#   [start, end), is copied into --database: the first delta there is
+#   the one the segment's own daemon read across the segment's start.
+#   The two hours before and the minutes after are left out, so segments
+#   neither overlap nor leave a gap.
 #
 # Without --influx a private influxd (Debian package influxdb) is started
 # on a free loopback port, with its data in the work directory; the
@@ -28,6 +50,10 @@ influx=
 database=greenwatch
 work=
 seed=42
+jobs=12
+truth=
+lead=7200       # simulated seconds a segment's daemon runs before its segment
+tail=900        # and after it, so that reads around its end are recorded
 
 usage() {
     cat <<EOF
@@ -35,9 +61,12 @@ usage: fill.sh --from "YYYY-MM-DD HH:MM" (--to "YYYY-MM-DD HH:MM" | --days N) [o
   --sample S      simulated seconds between two samples of a device (default 120)
   --speed X       simulated seconds per wall second (default 10 x sample: the
                   daemon's shortest interval, 0.1 s)
+  --jobs N        segments (calendar months) filled at the same time (default 12)
+  --truth DIR     the simulators' truth files, one per segment: DIR/YYYY-MM-DD.jsonl
+                  (the segment's first day)
   --influx URL    write to this InfluxDB 1.x (default: a private influxd)
   --database DB   database to write (default greenwatch)
-  --work DIR      configurations, logs, spool and the private influxd's data
+  --work DIR      configurations, logs, spools and the private influxd's data
                   (default: a new directory under \${TMPDIR:-/tmp})
   --build DIR     the build directory (default $top/build)
   --seed N        the simulated building's seed (default 42)
@@ -58,6 +87,8 @@ while [ $# -gt 0 ]; do
     --days) days=$2 ;;
     --sample) sample=$2 ;;
     --speed) speed=$2 ;;
+    --jobs) jobs=$2 ;;
+    --truth) truth=$2 ;;
     --influx) influx=$2 ;;
     --database) database=$2 ;;
     --work) work=$2 ;;
@@ -72,12 +103,17 @@ if [ -z "$from" ] || { [ -z "$to" ] && [ -z "$days" ]; }; then
     exit 2
 fi
 [ -n "$speed" ] || speed=$(awk -v s="$sample" 'BEGIN { print 10 * s }')
+case $jobs in '' | *[!0-9]* | 0) die "--jobs takes a positive number" ;; esac
+case $database in '' | *[!A-Za-z0-9_]*) die "--database: letters, digits and _ only" ;; esac
 
 sim=$build/tools/sim/greenwatch-sim
 gwd=$build/daemon/greenwatchd
 for f in "$sim" "$gwd" "$build/plugins"; do
     [ -e "$f" ] || die "$f not found (build first, or give --build)"
 done
+build=$(cd "$build" && pwd)
+sim=$build/tools/sim/greenwatch-sim
+gwd=$build/daemon/greenwatchd
 for tool in curl ss od date; do
     command -v "$tool" >/dev/null || die "$tool is needed"
 done
@@ -93,21 +129,38 @@ else
     to_s=$(awk -v f="$from_s" -v d="$days" 'BEGIN { printf "%d", f + d * 86400 }')
 fi
 [ "$to_s" -gt "$from_s" ] || die "--to must be after --from"
-start=$(TZ=$tz date -d "@$from_s" '+%Y-%m-%d %H:%M:%S')   # as greenwatch-sim takes it
+local_time() { TZ=$tz date -d "@$1" '+%Y-%m-%d %H:%M:%S'; }   # as greenwatch-sim takes it
+# Every segment's simulator starts here: one step grid, one history.
+sim_t0=$((from_s - lead))
+start=$(local_time "$sim_t0")
 # The daemon polls each device every sample/speed wall seconds, at least
 # 0.1 s apart.
 interval=$(awk -v s="$sample" -v x="$speed" 'BEGIN { printf "%.6g", s / x }')
 awk -v i="$interval" 'BEGIN { exit !(i >= 0.1) }' ||
     die "--sample $sample at --speed $speed polls every $interval s; the daemon polls at most every 0.1 s"
 
+# The segments' bounds: --from, each local month start after it, --to.
+bounds=$from_s
+t=$from_s
+while :; do
+    t=$(TZ=$tz date -d "$(TZ=$tz date -d "@$t" +%Y-%m-01) +1 month" +%s)
+    [ "$t" -lt "$to_s" ] || break
+    bounds="$bounds $t"
+done
+bounds="$bounds $to_s"
+n_seg=$(($(echo $bounds | wc -w) - 1))
+bound() { echo $bounds | cut -d' ' -f$(($1 + 1)); }   # bound I (0-based)
+
 # ---- what this script starts, and how it is stopped ----------------------
 
 influxd_pid=
-sim_pid=
-gwd_pid=
+workers=        # "pid:segment" of the running segments
 stop() {   # stop PID [seconds]: TERM, then KILL after the grace time
     [ -n "$1" ] || return 0
     kill -TERM "$1" 2>/dev/null || return 0
+    reap "$@"
+}
+reap() {   # reap PID [seconds]: wait for it to end; KILL after the grace time
     n=0
     while kill -0 "$1" 2>/dev/null && [ "$n" -lt "$((${2:-30} * 10))" ]; do
         sleep 0.1
@@ -116,23 +169,27 @@ stop() {   # stop PID [seconds]: TERM, then KILL after the grace time
     kill -KILL "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
 }
+# The segments stop their own simulator and daemon (the daemon may take a
+# while to deliver its spool): one TERM each, then their time.
 cleanup() {
-    stop "$gwd_pid" 60
-    stop "$sim_pid"
+    for w in $workers; do kill -TERM "${w%%:*}" 2>/dev/null || true; done
+    for w in $workers; do reap "${w%%:*}" 200; done
     stop "$influxd_pid"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A port nobody on this machine listens on (and not one already chosen).
+# A port no socket on this machine uses (and not one already chosen), in
+# $port: below the range the system hands out to outgoing connections,
+# which a listener cannot share.
 taken=
+low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
     while :; do
-        p=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
-        case " $taken " in *" $p "*) continue ;; esac
-        if [ -z "$(ss -Htln "sport = :$p")" ]; then
-            taken="$taken $p"
-            echo "$p"
+        port=$((10000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % (low - 10000)))
+        case " $taken " in *" $port "*) continue ;; esac
+        if [ -z "$(ss -Htan "sport = :$port")" ]; then
+            taken="$taken $port"
             return
         fi
     done
@@ -151,15 +208,21 @@ await() {
 }
 
 [ -n "$work" ] || work=$(mktemp -d "${TMPDIR:-/tmp}/greenwatch-fill.XXXXXX")
-mkdir -p "$work/spool"
+mkdir -p "$work"
 work=$(cd "$work" && pwd)
+if [ -n "$truth" ]; then
+    mkdir -p "$truth"
+    truth=$(cd "$truth" && pwd)
+fi
 
 # ---- InfluxDB -----------------------------------------------------------
 
 if [ -z "$influx" ]; then
     command -v influxd >/dev/null || die "influxd not found (apt-get install influxdb, or give --influx URL)"
-    http_port=$(free_port)
-    rpc_port=$(free_port)
+    free_port
+    http_port=$port
+    free_port
+    rpc_port=$port
     cat >"$work/influxd.conf" <<EOF
 reporting-disabled = true
 bind-address = "127.0.0.1:$rpc_port"
@@ -189,6 +252,13 @@ EOF
     done
 fi
 
+# influxql STATEMENT: influxd's answer, on one line.
+influxql() {
+    curl -sS -XPOST "$influx/query" --data-urlencode "q=$1" | tr -d '\n'
+}
+ans=$(influxql "CREATE DATABASE \"$database\"")
+case $ans in *'"error"'*) die "CREATE DATABASE $database: $ans" ;; esac
+
 # ---- configurations -----------------------------------------------------
 
 # The top-level settings of a libconfig file named in $2 (space separated),
@@ -198,78 +268,239 @@ settings() {
         /^[A-Za-z_][A-Za-z0-9_]*[ \t]*=/ { name = $0; sub(/[ \t]*=.*/, "", name); keep = index(want, " " name " ") > 0 }
         keep' "$1"
 }
-
-# The demo's site, buses, devices and report: its buses on free loopback
-# ports, every device polled every $interval s, no pacing between
-# requests (the simulator answers at once, and pacing would not fit the
-# interval).
-ports=
 n_buses=$(settings "$top/config/demo.conf" buses | grep -c 'tcp *= *"')
-i=0
-while [ "$i" -lt "$n_buses" ]; do
-    ports="$ports $(free_port)"
-    i=$((i + 1))
-done
-{
-    echo "# Written by tools/scripts/fill.sh from config/demo.conf."
-    settings "$top/config/demo.conf" "site buses devices report" |
-        awk -v ports="$ports" -v interval="$interval" '
-            BEGIN { n = split(ports, port, " "); i = 0 }
-            /tcp *= *"[^"]*"/ { sub(/tcp *= *"[^"]*"/, "tcp = \"127.0.0.1:" port[++i] "\"") }
-            { gsub(/interval_s *= *[0-9.]+/, "interval_s = " interval)
-              gsub(/delay_between_requests_ms *= *[0-9]+/, "delay_between_requests_ms = 0")
-              print }'
-    cat <<EOF
+
+# The configurations of segment $1 in directory $2, its buses on the
+# ports $3: the demo's site, buses, devices and report, every device
+# polled every $interval s, no pacing between requests (the simulator
+# answers at once, and pacing would not fit the interval), writing to the
+# segment's own database.
+configure() {
+    {
+        echo "# Written by tools/scripts/fill.sh from config/demo.conf."
+        settings "$top/config/demo.conf" "site buses devices report" |
+            awk -v ports="$3" -v interval="$interval" '
+                BEGIN { n = split(ports, port, " "); i = 0 }
+                /tcp *= *"[^"]*"/ { sub(/tcp *= *"[^"]*"/, "tcp = \"127.0.0.1:" port[++i] "\"") }
+                { gsub(/interval_s *= *[0-9.]+/, "interval_s = " interval)
+                  gsub(/delay_between_requests_ms *= *[0-9]+/, "delay_between_requests_ms = 0")
+                  print }'
+        cat <<EOF
 daemon = { plugin_dir = "$build/plugins"; profile_dir = "$top/config/profiles";
-           spool_dir = "$work/spool"; state_file = "$work/alarms.json"; log_level = "warning"; };
-influxdb = { url = "$influx"; database = "$database"; };
+           spool_dir = "$2/spool"; state_file = "$2/alarms.json"; log_level = "warning"; };
+influxdb = { url = "$influx"; database = "${database}_segment_$1"; };
 EOF
-} >"$work/greenwatch.conf"
-{
-    echo "# Written by tools/scripts/fill.sh from config/demo-sim.conf."
-    echo "daemon_config = \"$work/greenwatch.conf\";"
-    echo "sim = { seed = $seed; control = \"$work/sim.sock\"; };"
-    settings "$top/config/demo-sim.conf" "building devices"
-} >"$work/sim.conf"
-"$gwd" -c "$work/greenwatch.conf" --check || die "the generated $work/greenwatch.conf is not valid"
+    } >"$2/greenwatch.conf"
+    {
+        echo "# Written by tools/scripts/fill.sh from config/demo-sim.conf."
+        echo "daemon_config = \"$2/greenwatch.conf\";"
+        echo "sim = { seed = $seed; control = \"$2/sim.sock\"; };"
+        settings "$top/config/demo-sim.conf" "building devices"
+    } >"$2/sim.conf"
+    "$gwd" -c "$2/greenwatch.conf" --check >/dev/null || die "the generated $2/greenwatch.conf is not valid"
+}
+
+# ---- one segment ----------------------------------------------------------
+
+sim_now() {   # simulated time of the simulator at control socket $1
+    "$sim" --control "$1" status 2>/dev/null | sed -n 's/^OK sim_s=\([0-9.]*\).*/\1/p'
+}
+
+# Copy [from, to) of database $1 into $database, measurement by
+# measurement; the daemon's own health (on the wall clock) all of it,
+# only if $4 is "health".  A query that writes too much times out on a
+# busy server, so a segment copies a day at a time; one that timed out is
+# simply run again (the same points are written the same).  The points
+# written are added to $dir/copied, one number a line.
+copy_span() {
+    for m in $(influxql "SHOW MEASUREMENTS ON \"$1\"" | grep -o '"values":\[.*\]\]' |
+               grep -o '\["[^"]*"\]' | tr -d '["]'); do
+        range="WHERE time >= ${2}s AND time < ${3}s"
+        if [ "$m" = greenwatch ]; then
+            [ "${4:-}" = health ] || continue
+            range=
+        fi
+        tries=0
+        until ans=$(influxql "SELECT * INTO \"$database\"..\"$m\" FROM \"$1\"..\"$m\" $range GROUP BY *")
+              case $ans in *'"error"'*) false ;; esac; do
+            tries=$((tries + 1))
+            [ "$tries" -lt 5 ] || { echo "fill.sh: copying $m of $1: $ans" >&2; return 1; }
+            sleep 5
+        done
+        printf '%s\n' "$ans" | sed -n 's/.*"values":\[\[[^,]*,\([0-9]*\)\]\].*/\1/p' >>"$dir/copied"
+    done
+}
+
+# The simulated time up to which database $1 holds the daemon's samples:
+# the time of its latest meter sample (the daemon delivers in the order
+# it read, so every earlier sample is there too).
+delivered() {
+    curl -sS -XPOST "$influx/query?epoch=s" --data-urlencode "q=SELECT last(\"sim_clock\") FROM \"$1\"..\"meter\"" |
+        tr -d '\n' | sed -n 's/.*"values":\[\[\([0-9]*\),.*/\1/p'
+}
+
+# Segment $1 (1-based) in its directory $2, its buses on the ports $3.
+# Its status goes to $2/status: the simulated time now and then, "copied
+# N" at the end.
+segment() {
+    i=$1 dir=$2
+    a=$(bound $((i - 1)))
+    b=$(bound "$i")
+    label=$(TZ=$tz date -d "@$a" +%Y-%m-%d)
+    db=${database}_segment_$i
+    sim_pid=
+    gwd_pid=
+    trap 'trap "" TERM; stop "$gwd_pid" 120; stop "$sim_pid"' EXIT
+    trap 'exit 130' TERM
+    mkdir -p "$dir/spool"
+    ports=$3
+    set -- --speed "$speed" --start "$start"
+    if [ -n "$truth" ]; then
+        set -- "$@" --truth "$truth/$label.jsonl"
+    fi
+    # A port chosen free may be taken before the simulator binds it: then
+    # other ports, a few times.
+    tries=0
+    while :; do
+        configure "$i" "$dir" "$ports"
+        [ -z "$truth" ] || rm -f "$truth/$label.jsonl"     # the simulator appends
+        "$sim" -c "$dir/sim.conf" "$@" >"$dir/sim.out" 2>"$dir/sim.log" &
+        sim_pid=$!
+        await "$dir/sim.out" READY "$sim_pid" && break
+        stop "$sim_pid"
+        sim_pid=
+        tries=$((tries + 1))
+        if [ "$tries" -ge 5 ] || ! grep -q 'Address already in use' "$dir/sim.log"; then
+            die "[$label] greenwatch-sim did not start (see $dir/sim.log)"
+        fi
+        ports=
+        for p in $3; do
+            free_port
+            ports="$ports $port"
+        done
+    done
+    # To $lead before the segment.  The wall time an advance takes passes
+    # on the simulated clock too, at speed (seconds on a busy machine:
+    # hours of simulated time), so each advance covers three quarters of
+    # what is left, at most a year, until ten minutes are.
+    target=$((a - lead))
+    while :; do
+        t=$(sim_now "$dir/sim.sock")
+        [ -n "$t" ] || die "[$label] no status from greenwatch-sim"
+        gap=$(awk -v t="$t" -v e="$target" 'BEGIN { g = (e - t) * 3 / 4; printf "%d", (g > 31536000 ? 31536000 : g) }')
+        [ "$gap" -gt 450 ] || break
+        "$sim" --control "$dir/sim.sock" advance "$gap" >/dev/null || die "[$label] advance $gap failed"
+    done
+    awk -v t="$t" -v a="$a" -v l="$lead" 'BEGIN { exit !(t <= a - l / 2) }' ||
+        die "[$label] the simulator is at $(local_time "${t%.*}"), less than $((lead / 2)) s before its segment"
+    # Nothing of an earlier run in the segment's database.
+    ans=$(influxql "DROP DATABASE \"$db\"")
+    : >"$dir/copied"
+    "$gwd" -c "$dir/greenwatch.conf" >"$dir/greenwatchd.out" 2>"$dir/greenwatchd.log" &
+    gwd_pid=$!
+    # [a, done_to) is in $database: each day is copied as soon as the
+    # daemon has delivered an hour past it, which spreads the copying over
+    # the run.
+    done_to=$a
+    while :; do
+        kill -0 "$gwd_pid" 2>/dev/null || die "[$label] greenwatchd stopped (see $dir/greenwatchd.log)"
+        kill -0 "$sim_pid" 2>/dev/null || die "[$label] greenwatch-sim stopped (see $dir/sim.log)"
+        t=$(sim_now "$dir/sim.sock")
+        [ -n "$t" ] || die "[$label] no status from greenwatch-sim"
+        echo "$t" >"$dir/status.new"
+        mv "$dir/status.new" "$dir/status"
+        awk -v t="$t" -v e="$b" -v x="$tail" 'BEGIN { exit !(t >= e + x) }' && break
+        day_end=$((done_to + 86400 < b ? done_to + 86400 : b))
+        if [ "$day_end" -lt "$b" ] && awk -v t="$t" -v e="$day_end" 'BEGIN { exit !(t >= e + 3600) }' &&
+           awk -v d="$(delivered "$db")" -v e="$day_end" 'BEGIN { exit !(d != "" && d + 0 >= e + 3600) }'; then
+            copy_span "$db" "$done_to" "$day_end" || die "[$label] copying $db failed"
+            done_to=$day_end
+            continue
+        fi
+        sleep 2
+    done
+    # A clean stop delivers what the spool holds.
+    stop "$gwd_pid" 120
+    gwd_pid=
+    stop "$sim_pid"
+    sim_pid=
+    health=
+    [ "$b" -ne "$to_s" ] || health=health
+    copy_span "$db" "$done_to" "$b" "$health" || die "[$label] copying $db failed"
+    ans=$(influxql "DROP DATABASE \"$db\"")
+    echo "copied $(awk '{ s += $1 } END { printf "%.0f", s }' "$dir/copied")" >"$dir/status"
+}
 
 # ---- the run ------------------------------------------------------------
 
-"$sim" -c "$work/sim.conf" --speed "$speed" --start "$start" >"$work/sim.out" 2>"$work/sim.log" &
-sim_pid=$!
-await "$work/sim.out" READY "$sim_pid" || die "greenwatch-sim did not start (see $work/sim.log)"
-"$gwd" -c "$work/greenwatch.conf" >"$work/greenwatchd.out" 2>"$work/greenwatchd.log" &
-gwd_pid=$!
+# What year-check.sh and other readers need: each segment's number,
+# bounds (s since the epoch), first day and truth file.
+i=1
+while [ "$i" -le "$n_seg" ]; do
+    a=$(bound $((i - 1)))
+    label=$(TZ=$tz date -d "@$a" +%Y-%m-%d)
+    echo "$i $a $(bound "$i") $label ${truth:+$truth/$label.jsonl}"
+    i=$((i + 1))
+done >"$work/segments"
+
 started=$(date +%s.%N)
 span_days=$(awk -v a="$from_s" -v b="$to_s" 'BEGIN { printf "%.1f", (b - a) / 86400 }')
-echo "fill.sh: $start .. $span_days days, a sample every $sample simulated s, speed $speed (poll every $interval s)"
+[ "$jobs" -le "$n_seg" ] || jobs=$n_seg
+echo "fill.sh: $(local_time "$from_s") .. $span_days days in $n_seg segments, $jobs at a time;" \
+     "a sample every $sample simulated s, speed $speed (poll every $interval s)"
 echo "fill.sh: writing to $influx, database $database; work directory $work"
 
-sim_now() {
-    "$sim" --control "$work/sim.sock" status 2>/dev/null | sed -n 's/^OK sim_s=\([0-9.]*\).*/\1/p'
+# Simulated days done over all segments.
+progress() {
+    i=1
+    for s in $bounds; do
+        [ "$i" -le "$n_seg" ] || break
+        f=$work/segment-$i/status
+        if [ -s "$f" ]; then
+            echo "$(bound $((i - 1))) $(bound "$i") $(head -c 40 "$f")"
+        fi
+        i=$((i + 1))
+    done | awk '{ t = $3 == "copied" ? $2 : $3; if (t > $2) t = $2; if (t > $1) d += (t - $1) / 86400 }
+                END { printf "%.1f", d }'
 }
+
+next=1
 last=0
 while :; do
-    kill -0 "$gwd_pid" 2>/dev/null || die "greenwatchd stopped (see $work/greenwatchd.log)"
-    kill -0 "$sim_pid" 2>/dev/null || die "greenwatch-sim stopped (see $work/sim.log)"
-    t=$(sim_now)
-    [ -n "$t" ] || die "no status from greenwatch-sim"
-    awk -v t="$t" -v e="$to_s" 'BEGIN { exit !(t >= e) }' && break
+    for w in $workers; do
+        pid=${w%%:*}
+        i=${w#*:}
+        kill -0 "$pid" 2>/dev/null && continue
+        rc=0
+        wait "$pid" || rc=$?
+        [ "$rc" -eq 0 ] || die "segment $i failed (exit status $rc; see $work/segment-$i)"
+        workers=$(echo $workers | tr ' ' '\n' | grep -v "^$pid:" | tr '\n' ' ')
+        echo "fill.sh: segment $i ($(local_time "$(bound $((i - 1)))") ..) done:" \
+             "$(cut -d' ' -f2 "$work/segment-$i/status") points copied"
+    done
+    while [ "$(echo $workers | wc -w)" -lt "$jobs" ] && [ "$next" -le "$n_seg" ]; do
+        ports=
+        j=0
+        while [ "$j" -lt "$n_buses" ]; do
+            free_port
+            ports="$ports $port"
+            j=$((j + 1))
+        done
+        mkdir -p "$work/segment-$next"
+        segment "$next" "$work/segment-$next" "$ports" &
+        workers="$workers $!:$next"
+        next=$((next + 1))
+    done
+    [ -n "$(echo $workers)" ] || break
     now=$(date +%s)
     if [ $((now - last)) -ge 30 ]; then
-        echo "fill.sh: at $(TZ=$tz date -d "@${t%.*}" '+%Y-%m-%d %H:%M')" \
-             "($(awk -v t="$t" -v f="$from_s" -v s="$started" -v n="$(date +%s.%N)" \
-                 'BEGIN { printf "%.1f days in %.0f s", (t - f) / 86400, n - s }'))"
+        echo "fill.sh: $(progress) of $span_days simulated days in" \
+             "$(awk -v s="$started" -v n="$(date +%s.%N)" 'BEGIN { printf "%.0f", n - s }') s"
         last=$now
     fi
     sleep 1
 done
 finished=$(date +%s.%N)
-# A clean stop delivers what the spool holds.
-stop "$gwd_pid" 120
-gwd_pid=
-stop "$sim_pid"
-sim_pid=
 
 # ---- what was written ---------------------------------------------------
 
@@ -285,8 +516,7 @@ values=$(count 'SELECT count(*) FROM /.*/')
 demand=$(count 'SELECT count("demand_kw") FROM "meter"')
 awk -v s="$started" -v e="$finished" -v f="$from_s" -v t="$to_s" -v n="$samples" -v v="$values" -v d="$demand" 'BEGIN {
     wall = e - s; days = (t - f) / 86400
-    printf "fill.sh: %.1f simulated days in %.0f s wall: %.0f s (%.1f min) a simulated 30-day month\n",
-           days, wall, wall * 30 / days, wall * 30 / days / 60
+    printf "fill.sh: %.1f simulated days in %.0f s (%.1f min) wall\n", days, wall, wall / 60
     printf "fill.sh: written in that span: %d device samples (points), %d field values, %d 15-minute demands\n", n, v, d
 }'
 if [ -n "$influxd_pid" ]; then
