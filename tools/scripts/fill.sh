@@ -417,7 +417,7 @@ segment() {
             done_to=$day_end
             continue
         fi
-        sleep 2
+        sleep 1
     done
     # A clean stop delivers what the spool holds.
     stop "$gwd_pid" 120
