@@ -25,11 +25,12 @@
 # - Its daemon starts there, so that by the segment's start it has its
 #   counter references, demand quarters and day as a daemon running
 #   since long before would.
-# - When the simulated time is past the segment's end, the daemon is
-#   stopped (a clean stop delivers its spool) and the segment's span,
-#   [start, end), is copied into --database: the first delta there is
-#   the one the segment's own daemon read across the segment's start.
-#   The two hours before and the minutes after are left out, so segments
+# - Only the segment's span, [start, end), is copied into --database:
+#   each day once the daemon has delivered an hour past it, the rest when
+#   the simulated time is past the segment's end and the daemon has been
+#   stopped (a clean stop delivers its spool).  The first delta there is
+#   the one the segment's own daemon read across the segment's start; the
+#   two hours before and the minutes after are left out, so segments
 #   neither overlap nor leave a gap.
 #
 # Without --influx a private influxd (Debian package influxdb) is started

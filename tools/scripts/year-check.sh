@@ -405,8 +405,19 @@ awk '{ k = $2 " " $3; if (($1 - 1, k) in v) { n++; d = $4 - v[$1 - 1, k]; if (d 
     "$work/truth-near"
 echo "truth taken between reads at most $(awk '{ if ($6 > m) m = $6 } END { print m }' "$work/truth-bounds") s apart"
 grep -h '^queries:' "$work/panels-default.txt" "$work/panels-all.txt" | sed 's/^queries:/dashboards:/'
-empty=$(sed -n 's/^ *\(gw-[a-z]*\) "\(.*\)": no data in this range$/\1 "\2"/p' "$work/panels-default.txt" | paste -sd';' - | sed 's/;/; /g')
-[ -z "$empty" ] || echo "dashboards: without data over their own range, where the plant did not run, but with data over all: $empty"
+# The panels empty over their own range, and whether all the data filled them.
+sed -n 's/^ *\(gw-[a-z]*\) "\(.*\)": no data in this range$/\1 "\2"/p' "$work/panels-default.txt" |
+    while read -r uid title; do
+        if grep -qF "FAIL: queries: $uid $title returned no data" "$work/panels-all.txt"; then
+            echo "none $uid $title"
+        else
+            echo "some $uid $title"
+        fi
+    done >"$work/panels-empty"
+some=$(sed -n 's/^some //p' "$work/panels-empty" | paste -sd';' - | sed 's/;/; /g')
+none=$(sed -n 's/^none //p' "$work/panels-empty" | paste -sd';' - | sed 's/;/; /g')
+[ -z "$some" ] || echo "dashboards: without data over their own range (the plant gave none), with data over all: $some"
+[ -z "$none" ] || echo "dashboards: without data over all of the span: $none"
 echo "influxd stopped at the end; to serve the data again: influxd -config $work/influxd.conf"
 status=0
 [ "$report_ok" -eq 1 ] || { echo "year-check.sh: FAIL: the report differs from the truth by more than $tolerance %"; status=1; }
