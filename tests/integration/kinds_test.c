@@ -112,7 +112,7 @@ static const char *const device_ids[DEVICES] = {
     "chiller-1", "chiller-2", "chwp-1", "boiler-1", "em-main", "em-lighting", "gm-main",
 };
 
-/* The first two samples of every device. */
+/* The first two samples of every device at different times. */
 struct samples {
     cJSON *s[DEVICES][2];
     int n[DEVICES];
@@ -135,7 +135,11 @@ static bool collect(struct proc *d, struct samples *got)
         if (!s)
             return false;
         int i = device_index(reading_device(s));
-        if (i < 0 || got->n[i] == 2) {
+        /* A device clock in whole seconds can read the same second on two
+         * polls a second apart; such a sample adds no counter delta, so
+         * the second kept is the first from a later second. */
+        bool same_second = i >= 0 && got->n[i] == 1 && reading_ts(s) == reading_ts(got->s[i][0]);
+        if (i < 0 || got->n[i] == 2 || same_second) {
             cJSON_Delete(s);
             continue;
         }
