@@ -18,8 +18,7 @@
 # ports, lets the daemon write for a while, then runs every variable query
 # and every panel query, variables filled in, against that influxd: each
 # must be accepted, and each panel must return data unless it is listed in
-# slow_reason (figures that need more history than a short run has) or
-# absent_reason (figures the demo building has no points for).
+# slow_reason (figures that need more history than a short run has).
 # GW_DASHBOARD_RUN_S sets how long the daemon writes (default 75 s).
 #
 # --query URL: the same queries against an influxd that already holds the
@@ -30,7 +29,7 @@
 # daemon's health, which is on the wall clock, for the same length up to
 # its last record; a panel with a relative time of its own (today, this
 # month, this year) is asked for that, ending at END.  Every panel must
-# return data unless listed in absent_reason, or with --empty-ok (a
+# return data, except with --empty-ok (a
 # range in which some plant did not run); --list prints what every panel
 # returned.
 set -eu
@@ -124,7 +123,7 @@ run_queries() {
             -e 's/\$timezone/Asia\/Shanghai/g' -e 's/\$floor_area_m2/42000/g' -e 's/\$water_main/wm-main/g' \
             -e "s/\\\$__interval/${iv}s/g" -e "s/\\\$timeFilter/time >= ${1}ms AND time <= ${2}ms/g"
     }
-    panels=0 empty_ok=0 absent=0 missing=0 qn=0
+    panels=0 empty_ok=0 missing=0 qn=0
     for f in $files; do
         uid=$(jq -r .uid "$f")
         r=$qrange
@@ -187,12 +186,6 @@ run_queries() {
                 [ "$list" -eq 0 ] || printf '  %-12s %-40s %s\n' "$uid" "$title" "$returned"
                 continue
             fi
-            reason=$(absent_reason "$uid:$title")
-            if [ -n "$reason" ]; then
-                absent=$((absent + 1))
-                echo "  $uid \"$title\": no data, as expected ($reason)"
-                continue
-            fi
             reason=
             [ "$2" != short ] || reason=$(slow_reason "$uid:$title")
             if [ -n "$reason" ]; then
@@ -209,8 +202,8 @@ run_queries() {
     done
     rm -rf "$qtmp"
     echo "queries: range $qrange to $(TZ=$tz date -d "@$end_s" '+%Y-%m-%d %H:%M') $tz: $qn queries run," \
-         "$panels panels, $((panels - empty_ok - absent - missing)) with data, $missing without," \
-         "$empty_ok without data in this range (allowed), $absent without data by design of the demo building"
+         "$panels panels, $((panels - empty_ok - missing)) with data, $missing without," \
+         "$empty_ok without data in this range (allowed)"
 }
 
 # Panels that a short run cannot fill, and why.
@@ -228,15 +221,6 @@ slow_reason() {
             echo "no start during the run" ;;
         gw-boilers:"Burner starts per hour")
             echo "starts_per_hour is uncertain for the daemon's first hour" ;;
-        *) echo "" ;;
-    esac
-}
-
-# Panels the demo building cannot fill however long it runs, and why.
-absent_reason() {
-    case "$1" in
-        gw-chillers:"Approaches")
-            echo "the demo chillers' profile, generic-chiller, has no refrigerant temperatures" ;;
         *) echo "" ;;
     esac
 }

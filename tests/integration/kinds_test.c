@@ -162,15 +162,17 @@ static bool near(double a, double b, double rel)
 
 /* ---- checks ------------------------------------------------------------- */
 
-/* A running chiller reports COP = cooling / power and kW per ton; an idle
- * one neither.  At 10:10 on a July workday at least one runs. */
+/* A running chiller reports COP = cooling / power, kW per ton and its
+ * approaches, those of a clean machine (below the 3 K of the default
+ * rules); an idle one none.  At 10:10 on a July workday at least one runs. */
 static int check_chiller(const cJSON *s)
 {
-    double running = 0, power = 0, cooling, cop, kpt;
+    double running = 0, power = 0, cooling, cop, kpt, evap, cond;
     bool on = reading_value(s, "running", &running) && running == 1.0 && reading_value(s, "power_kw", &power) &&
               power > 22.5;
     if (!on) {
         CU_ASSERT_FALSE(reading_value(s, "cop", &cop));
+        CU_ASSERT_FALSE(reading_value(s, "evap_approach", &evap));
         return 0;
     }
     /* No _FATAL assertions in the checks: one would leave the test
@@ -190,6 +192,8 @@ static int check_chiller(const cJSON *s)
     CU_ASSERT(cop > 2.0 && cop < 10.0);
     double plr;
     CU_ASSERT(reading_value(s, "part_load_ratio", &plr) && near(plr, cooling / 2100.0, 1e-9));
+    CU_ASSERT(reading_value(s, "evap_approach", &evap) && evap > 0.0 && evap < 3.0);
+    CU_ASSERT(reading_value(s, "cond_approach", &cond) && cond > 0.0 && cond < 3.0);
     return 1;
 }
 

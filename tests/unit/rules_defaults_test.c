@@ -173,7 +173,9 @@ static void test_shipped_kinds_on_demo_devices(void)
           "after-hours-consumption,daily-energy,power-factor-low", "volume-stale,volume-counter-stuck,daily-volume,low-battery,meter-alarm" },
         { "meter", "generic-water-meter", "comm-loss,volume-stale,volume-counter-reset,volume-counter-stuck,daily-volume,low-battery",
           "energy-stale,energy-counter-stuck,after-hours-consumption,daily-energy,power-factor-low" },
-        { "chiller", "generic-chiller", "comm-loss,chw-supply-high,chw-supply-spike,chw-delta-t-low,chiller-after-hours,chiller-alarm,cop-low",
+        { "chiller", "generic-chiller",
+          "comm-loss,chw-supply-high,chw-supply-spike,chw-delta-t-low,chiller-after-hours,chiller-alarm,cop-low,"
+          "evap-approach-high,cond-approach-high",
           "cmd-status-mismatch" },
         { "boiler", "generic-boiler", "comm-loss,flue-temp-high,short-cycling,cmd-status-mismatch,burner-lockout", "" },
         { "pump", "generic-pump", "comm-loss,no-flow,drive-fault", "cmd-status-mismatch" },

@@ -115,11 +115,52 @@ static void test_chiller_balance(void)
             double rejected = WATER_KW_PER_M3H_K * c->cw_flow * (c->cw_return - c->cw_supply);
             CU_ASSERT_DOUBLE_EQUAL(rejected / (c->load_kw + c->power_kw), 1.0, 0.01);
             CU_ASSERT_TRUE(c->cop > 2.0 && c->cop < 7.0);
+            CU_ASSERT_TRUE(c->evap_sat < c->chw_supply && c->chw_supply - c->evap_sat < 3.0);
+            CU_ASSERT_TRUE(c->cond_sat > c->cw_return && c->cond_sat - c->cw_return < 3.0);
             checked++;
         }
     }
     CU_ASSERT_TRUE(checked > 600);      /* the plant did run */
     free(b);
+}
+
+/* The refrigerant an approach away from the water leaving each shell:
+ * positive, wider with load, below the 3 K of the chiller kind's
+ * approach rules at low and at full load (both chillers at their 105 %
+ * limit); once stopped, back with the water around it. */
+static void test_chiller_approaches(void)
+{
+    static const struct {
+        double demand, plr;     /* of one chiller's capacity */
+    } cases[] = { { 0.2, 0.2 }, { 0.9, 0.9 }, { 2.2, 1.05 } };
+    struct plant_params pp = { .chiller_kw = 2000.0, .chiller_cop = 5.6, .boiler_kw = 1000.0 };
+    struct weather wx = { .temp = 32.0, .wet_bulb = 26.0 };
+    double last_evap = 0.0, last_cond = 0.0;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct plant p;
+        struct plant_input in = { .dt = 60.0, .cooling_on = true, .wx = &wx };
+        const struct chiller *c = &p.chillers[0];
+
+        plant_init(&p, &pp);
+        in.cooling_kw = cases[i].demand * pp.chiller_kw;
+        for (int minute = 0; minute < 30; minute++)
+            plant_step(&p, &in);
+        CU_ASSERT_TRUE_FATAL(c->running);
+        CU_ASSERT_DOUBLE_EQUAL(c->plr, cases[i].plr, 1e-9);
+        double evap = c->chw_supply - c->evap_sat, cond = c->cond_sat - c->cw_return;
+        CU_ASSERT_TRUE(evap > 0.0 && evap < 3.0);
+        CU_ASSERT_TRUE(cond > 0.0 && cond < 3.0);
+        CU_ASSERT_TRUE(evap > last_evap && cond > last_cond);
+        last_evap = evap;
+        last_cond = cond;
+        in.cooling_on = false;
+        for (int minute = 0; minute < 180; minute++)
+            plant_step(&p, &in);
+        CU_ASSERT_FALSE(c->running);
+        CU_ASSERT_DOUBLE_EQUAL(c->evap_sat, (c->chw_supply + c->chw_return) / 2.0, 0.5);
+        CU_ASSERT_DOUBLE_EQUAL(c->cond_sat, (c->cw_supply + c->cw_return) / 2.0, 0.5);
+    }
 }
 
 /* Loads: a night baseload well below the daytime peak, never zero. */
@@ -173,6 +214,8 @@ static bool same_building(const struct building *a, const struct building *b)
     return a->t == b->t && a->wx.temp == b->wx.temp &&
            a->feeds[FEED_MAIN].energy_kwh == b->feeds[FEED_MAIN].energy_kwh &&
            a->plant.chillers[0].chw_return == b->plant.chillers[0].chw_return &&
+           a->plant.chillers[0].evap_sat == b->plant.chillers[0].evap_sat &&
+           a->plant.chillers[0].cond_sat == b->plant.chillers[0].cond_sat &&
            a->plant.boiler.hw_supply == b->plant.boiler.hw_supply &&
            a->gas.volume_m3 == b->gas.volume_m3;
 }
@@ -359,6 +402,7 @@ int main(void)
     CU_add_test(s, "weather", test_weather);
     CU_add_test(s, "chiller COP curve", test_cop_curve);
     CU_add_test(s, "chiller balances", test_chiller_balance);
+    CU_add_test(s, "chiller approaches", test_chiller_approaches);
     CU_add_test(s, "loads and night baseload", test_loads);
     CU_add_test(s, "energy balance", test_energy_balance);
     CU_add_test(s, "determinism for a seed", test_determinism);

@@ -107,13 +107,14 @@ static void close_unit(modbus_t *ctx)
 }
 
 /* Send a control command to the simulator listening on sock and keep its
- * reply; 0 if it was answered OK. */
+ * reply (n > 0; empty if none came); 0 if it was answered OK. */
 static int query_at(const char *sock, char *reply, size_t n, const char *line)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     size_t len = 0;
 
+    reply[0] = '\0';
     if (strlen(sock) >= sizeof sa.sun_path) {
         if (fd >= 0)
             close(fd);
@@ -221,6 +222,15 @@ static int house_clean(void)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+/* A read that fails leaves its buffer as it was.  Buffers a test reads
+ * into and then checks without stopping at a failed read start filled with
+ * 0xDE bytes (registers 0xDEDE), which no read here answers, so that the
+ * check fails on a defined value instead of testing uninitialised memory. */
+static void unread(void *buf, size_t size)
+{
+    memset(buf, 0xDE, size);
+}
+
 /* Reads of the generic profiles, decoded here. */
 struct chiller_reading {
     double chw_supply, chw_return, chw_flow, power_kw, cooling_kw;
@@ -281,6 +291,7 @@ static void test_scenario(void)
     modbus_t *ctx = open_unit(&building, "meters", 6, 300);
     uint16_t r[2];
 
+    unread(r, sizeof r);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
     CU_ASSERT_EQUAL(modbus_read_registers(ctx, 12, 2, r), -1);
     CU_ASSERT_EQUAL(errno, ETIMEDOUT);
@@ -296,6 +307,7 @@ static void test_exceptions(void)
     modbus_t *ctx = open_unit(&building, "plant", 1, 1000);
     uint16_t r[4];
 
+    unread(r, sizeof r);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
     CU_ASSERT_EQUAL(modbus_write_register(ctx, 4, 7), -1);      /* read-only device */
     CU_ASSERT_EQUAL(errno, EMBXILFUN);
@@ -303,8 +315,8 @@ static void test_exceptions(void)
     CU_ASSERT_EQUAL(errno, EMBXILADD);
     CU_ASSERT_EQUAL(modbus_read_registers(ctx, 23, 2, r), -1);  /* past the map */
     CU_ASSERT_EQUAL(errno, EMBXILADD);
-    CU_ASSERT_EQUAL(modbus_read_registers(ctx, 6, 4, r), 4);    /* a gap: zeros */
-    CU_ASSERT_EQUAL(r[0] | r[1] | r[2] | r[3], 0);
+    CU_ASSERT_EQUAL(modbus_read_registers(ctx, 18, 2, r), 2);   /* a gap: zeros */
+    CU_ASSERT_EQUAL(r[0] | r[1], 0);
     modbus_set_slave(ctx, 99);                                  /* nobody there */
     CU_ASSERT_EQUAL(modbus_read_registers(ctx, 0, 2, r), -1);
     CU_ASSERT_EQUAL(errno, EMBXGTAR);
@@ -747,6 +759,7 @@ static void test_rtu(void)
     modbus_t *ctx = modbus_new_rtu(rtu_link, 19200, 'E', 8, 1);
     uint16_t r[28];
 
+    unread(r, sizeof r);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
     modbus_set_slave(ctx, 5);
     modbus_set_response_timeout(ctx, 1, 0);

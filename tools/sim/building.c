@@ -175,7 +175,8 @@ void building_init(struct building *b, const struct building_params *p, double t
     evaluate(b, 0.0);
     evaluate(b, 0.0);
     /* A building that was running before the model started: the last
-     * demand block looked like now, idle water sits at room temperature. */
+     * demand block looked like now, idle water and the refrigerant in it
+     * sit at room temperature. */
     for (int i = 0; i < FEED_COUNT; i++) {
         b->feeds[i].block = (int64_t)floor(t0 / 900.0);
         b->feeds[i].demand_kw = b->feeds[i].power_kw;
@@ -184,8 +185,10 @@ void building_init(struct building *b, const struct building_params *p, double t
         struct chiller *c = &b->plant.chillers[i];
         double room = fmax(b->wx.temp, 18.0);
 
-        if (!c->running)
-            c->chw_supply = c->chw_return = c->cw_supply = c->cw_return = room;
+        if (!c->running) {
+            c->chw_supply = c->chw_return = c->evap_sat = room;
+            c->cw_supply = c->cw_return = c->cond_sat = room;
+        }
     }
 }
 

@@ -17,8 +17,8 @@ static void chiller_init(struct chiller *c, const struct plant_params *params)
     c->chw_design_flow = c->cap_kw / (WATER_KW_PER_M3H_K * 5.0);
     c->cw_design_flow = c->cap_kw * (1.0 + 1.0 / c->cop_nominal) / (WATER_KW_PER_M3H_K * 5.0);
     c->low_dt_factor = 1.0;
-    c->chw_supply = c->chw_return = 14.0;
-    c->cw_supply = c->cw_return = 22.0;
+    c->chw_supply = c->chw_return = c->evap_sat = 14.0;
+    c->cw_supply = c->cw_return = c->cond_sat = 22.0;
 }
 
 /* Pump power from its design point: hydraulic power / 0.72 efficiency. */
@@ -91,6 +91,17 @@ static double tower_supply(struct plant *p, const struct plant_input *in)
     return fmax(in->wx->wet_bulb + 1.5 + 4.5 * r / f->speed, 18.0);
 }
 
+/* A clean machine's refrigerant sits an approach away from the water
+ * leaving each shell, wider with the heat through the tubes: about 0.7 K
+ * (evaporator) and 0.9 K (condenser) at 20 % load, 1.7 K and 2.3 K at full
+ * load, so below the 3 K at which the chiller kind's default rules call
+ * the tubes fouled. */
+static void chiller_saturation(struct chiller *c)
+{
+    c->evap_sat = c->chw_supply - (0.5 + 1.2 * c->plr);
+    c->cond_sat = c->cw_return + (0.5 + 1.8 * c->plr);
+}
+
 /* Variable primary flow: the pump slows with load down to a minimum, so
  * delta-T falls at part load as in real plants. */
 static void chiller_run(struct chiller *c, double load, double cw_supply, double dt)
@@ -109,12 +120,15 @@ static void chiller_run(struct chiller *c, double load, double cw_supply, double
     c->cw_flow = c->cw_design_flow;
     c->cw_supply = cw_supply;
     c->cw_return = cw_supply + (c->load_kw + c->power_kw) / (WATER_KW_PER_M3H_K * c->cw_flow);
+    chiller_saturation(c);
 }
 
-/* A stopped chiller: no flow, water drifting to the plant room's warmth. */
+/* A stopped chiller: no flow, water drifting to the plant room's warmth,
+ * the refrigerant in each shell, faster, to the water around it. */
 static void chiller_idle(struct chiller *c, double room, double dt)
 {
     double k = 1.0 - exp(-dt / 3600.0);
+    double shell_k = 1.0 - exp(-dt / 600.0);
 
     c->load_kw = c->plr = c->cop = c->power_kw = 0.0;
     c->chw_flow = c->cw_flow = 0.0;
@@ -122,6 +136,8 @@ static void chiller_idle(struct chiller *c, double room, double dt)
     c->chw_return += (room - c->chw_return) * k;
     c->cw_supply += (room - c->cw_supply) * k;
     c->cw_return += (room - c->cw_return) * k;
+    c->evap_sat += ((c->chw_supply + c->chw_return) / 2.0 - c->evap_sat) * shell_k;
+    c->cond_sat += ((c->cw_supply + c->cw_return) / 2.0 - c->cond_sat) * shell_k;
     if (c->drift_rate <= 0.0)
         c->drift = 0.0;
 }

@@ -6,6 +6,8 @@
  *
  * The chiller keeps the identities a commissioning engineer checks:
  * cooling kW = 1.163 x flow (m3/h) x delta-T (K) = COP x electrical kW.
+ * Its refrigerant saturates a clean machine's approach away from the water
+ * leaving each shell: below the chilled water, above the condenser water.
  */
 #ifndef GW_SIM_PLANT_H
 #define GW_SIM_PLANT_H
@@ -42,6 +44,7 @@ struct chiller {
     double load_kw, plr, cop, power_kw;
     double chw_supply, chw_return, chw_flow;
     double cw_supply, cw_return, cw_flow;
+    double evap_sat, cond_sat;  /* saturated refrigerant temperatures, degC */
     double energy_kwh, run_s;
     double starts;
 };

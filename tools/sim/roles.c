@@ -136,6 +136,8 @@ static double c_cws(const struct building *b, const struct role *r) { return ch(
 static double c_cwr(const struct building *b, const struct role *r) { return ch(b, r)->cw_return; }
 static double c_chwf(const struct building *b, const struct role *r) { return ch(b, r)->chw_flow; }
 static double c_cwf(const struct building *b, const struct role *r) { return ch(b, r)->cw_flow; }
+static double c_evap(const struct building *b, const struct role *r) { return ch(b, r)->evap_sat; }
+static double c_cond(const struct building *b, const struct role *r) { return ch(b, r)->cond_sat; }
 static double c_power(const struct building *b, const struct role *r) { return ch(b, r)->power_kw; }
 static double c_load(const struct building *b, const struct role *r) { return 100.0 * ch(b, r)->plr; }
 static double c_cooling(const struct building *b, const struct role *r) { return ch(b, r)->load_kw; }
@@ -156,6 +158,7 @@ static const struct quantity chiller_quantities[] = {
     { "chw_setpoint", c_sp, 0, 0 },
     { "cw_supply_temp", c_cws, 0, 0 }, { "cw_return_temp", c_cwr, 0, 0 },
     { "chw_flow", c_chwf, Q_EXTENSIVE, 0 }, { "cw_flow", c_cwf, Q_EXTENSIVE, 0 },
+    { "evap_sat_temp", c_evap, 0, 0 }, { "cond_sat_temp", c_cond, 0, 0 },
     { "power_kw", c_power, Q_EXTENSIVE, 0 }, { "load_pct", c_load, 0, 0 },
     { "current", c_current, Q_EXTENSIVE, 0 },
     { "cooling_kw", c_cooling, Q_EXTENSIVE, 0 }, { "cop", c_cop, 0, 0 },
