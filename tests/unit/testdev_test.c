@@ -50,6 +50,17 @@ static void client_free(modbus_t *ctx)
     modbus_free(ctx);
 }
 
+/*
+ * A read that fails leaves its buffer as it was.  Buffers the tests read
+ * into start filled with 0xDE bytes (registers 0xDEDE, bits 0xDE), which no
+ * read here answers, so that after a failed read the value's assertion
+ * fails on a defined value instead of testing uninitialised memory.
+ */
+static void unread(void *buf, size_t size)
+{
+    memset(buf, 0xDE, size);
+}
+
 /* Reads holding registers; returns the libmodbus result, errno in *err. */
 static int read_holding(modbus_t *ctx, int addr, int n, uint16_t *regs, int *err)
 {
@@ -166,6 +177,7 @@ static void test_default_contents(void)
     {
         uint16_t regs[125];
         int err;
+        unread(regs, sizeof(regs));
         CU_ASSERT_EQUAL(read_holding(ctx, 65411, 125, regs, &err), 125);
         CU_ASSERT_EQUAL(regs[0], 65411);
         CU_ASSERT_EQUAL(regs[124], 65535);
@@ -185,6 +197,8 @@ static void test_set_values(void)
     uint8_t bits[3];
     int err;
 
+    unread(regs, sizeof(regs));
+    unread(bits, sizeof(bits));
     CU_ASSERT_EQUAL_FATAL(testdev_start(&dev, ARGS(
         "--set", "holding:100=0x42F6,0xE979",
         "--set", "coil:10=1,0,1",
@@ -264,6 +278,7 @@ static void test_busy_then_success(void)
     uint16_t regs[2];
     int err;
 
+    unread(regs, sizeof(regs));
     CU_ASSERT_EQUAL_FATAL(testdev_start(&dev, ARGS("--busy", "2")), 0);
     ctx = client(dev.port, 1, 1000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
@@ -287,6 +302,7 @@ static void test_delay(void)
     long long t0, elapsed;
     int err;
 
+    unread(regs, sizeof(regs));
     CU_ASSERT_EQUAL_FATAL(testdev_start(&dev, ARGS("--delay-ms", "300")), 0);
     ctx = client(dev.port, 1, 100);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
@@ -316,6 +332,7 @@ static void test_silent_unit(void)
     uint16_t regs[1];
     int err;
 
+    unread(regs, sizeof(regs));
     CU_ASSERT_EQUAL_FATAL(temp_path(log_path, sizeof(log_path), "silent.log"), 0);
     CU_ASSERT_EQUAL_FATAL(testdev_start(&dev, ARGS(
         "--silent-unit", "5", "--log", log_path)), 0);
@@ -345,6 +362,7 @@ static void test_unit_restriction(void)
     uint16_t regs[1];
     int err;
 
+    unread(regs, sizeof(regs));
     CU_ASSERT_EQUAL_FATAL(testdev_start(&dev, ARGS("--unit", "3")), 0);
     ctx = client(dev.port, 3, 200);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
@@ -378,6 +396,7 @@ static void test_drop_after(void)
     uint16_t regs[1];
     int err;
 
+    unread(regs, sizeof(regs));
     CU_ASSERT_EQUAL_FATAL(temp_path(log_path, sizeof(log_path), "drop.log"), 0);
     CU_ASSERT_EQUAL_FATAL(testdev_start(&dev, ARGS(
         "--drop-after", "2", "--log", log_path)), 0);
@@ -414,6 +433,7 @@ static void test_bad_tid(void)
     uint16_t regs[1];
     int err;
 
+    unread(regs, sizeof(regs));
     CU_ASSERT_EQUAL_FATAL(testdev_start(&dev, ARGS("--bad-tid")), 0);
     ctx = client(dev.port, 1, 1000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
@@ -433,6 +453,7 @@ static void test_concurrent_clients(void)
     uint16_t regs[1];
     int err;
 
+    unread(regs, sizeof(regs));
     CU_ASSERT_EQUAL_FATAL(testdev_start(&dev, NULL), 0);
     a = client(dev.port, 1, 1000);
     b = client(dev.port, 2, 1000);
@@ -466,6 +487,8 @@ static void test_writes_refused_and_logged(void)
     uint16_t regs[3];
     uint8_t bit;
 
+    unread(regs, sizeof(regs));
+    unread(&bit, sizeof(bit));
     CU_ASSERT_EQUAL_FATAL(temp_path(log_path, sizeof(log_path), "writes.log"), 0);
     CU_ASSERT_EQUAL_FATAL(testdev_start(&dev, ARGS("--log", log_path)), 0);
     ctx = client(dev.port, 1, 1000);
@@ -561,6 +584,7 @@ static void test_rtu_over_pty_pair(void)
     uint16_t regs[4];
     int rc;
 
+    unread(regs, sizeof(regs));
     rc = pty_pair_start(&pty);
     if (rc == -ENOENT) {
         fprintf(stderr, "socat not installed: RTU test skipped\n");

@@ -180,20 +180,46 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A port no socket on this machine uses (and not one already chosen), in
-# $port: below the range the system hands out to outgoing connections,
-# which a listener cannot share.
+# A port for a server this script starts, in $port: not one already
+# chosen, used by no TCP socket on this machine in any state (ss), and
+# outside the range the kernel hands out to outgoing connections
+# (ip_local_port_range), since a connection made between this choice and
+# the server's bind could take a port from that range.  From 10000 up to
+# the range, or above it where it leaves too little room below.  Another
+# program may still bind the port first: the simulator is then started
+# again on other ports (segment).
+# (Read with awk, not `read`: dash reads a byte at a time, and this file
+# answers a read at an offset with end of file.)
+ephemeral=/proc/sys/net/ipv4/ip_local_port_range
+eph=$(awk '{ print $1 ":" $2; exit }' "$ephemeral" 2>/dev/null) || eph=32768:60999
+eph_low=${eph%%:*}
+eph_high=${eph#*:}
+case $eph_low:$eph_high in
+*[!0-9:]* | :* | *:) die "$ephemeral: not a port range: $eph_low $eph_high" ;;
+esac
+if [ "$eph_high" -lt 10000 ]; then
+    port_min=10000 port_max=65535
+elif [ "$eph_low" -ge 11000 ]; then
+    port_min=10000 port_max=$((eph_low - 1))
+elif [ "$eph_high" -le 64535 ]; then
+    port_min=$((eph_high + 1)) port_max=65535
+else
+    die "the ephemeral port range $eph_low-$eph_high ($ephemeral) leaves no room for servers' ports"
+fi
 taken=
-low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
-    while :; do
-        port=$((10000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % (low - 10000)))
+    fp_tries=0
+    while [ "$fp_tries" -lt 1000 ]; do
+        fp_tries=$((fp_tries + 1))
+        port=$((port_min + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % (port_max - port_min + 1)))
         case " $taken " in *" $port "*) continue ;; esac
-        if [ -z "$(ss -Htan "sport = :$port")" ]; then
+        fp_used=$(ss -Htan "sport = :$port") || die "ss failed: cannot tell which ports are in use"
+        if [ -z "$fp_used" ]; then
             taken="$taken $port"
             return
         fi
     done
+    die "no free port in $port_min-$port_max"
 }
 
 # Until FILE holds TEXT or PID has exited; false after 30 s.

@@ -116,8 +116,15 @@ struct gw_plugin {
      * with whatever was added. */
     int (*derive)(void *state, struct gw_sample *sample);
     void (*fini)(void *state);
-    /* The kind's default maintenance rules as a libconfig list in the
-     * configuration's `rules` syntax, without `device` keys; NULL if none. */
+    /* The kind's default maintenance rules in the configuration's `rules`
+     * syntax, without `device` keys: the bare list "( ... )", or
+     * "rules = ( ... ); derives = [ ... ];"; NULL if none.  A default
+     * applies to a device only if it has every point the rule reads (point,
+     * expr, suppress_when): in its map, the `_delta`/`_reset` of one of its
+     * counters, or one that `derives` lists as "name(input, ...)" with every
+     * input one the device has (in its map or derived in turn); a bare
+     * "name" there counts on every device, and without a `derives` list
+     * any name does (docs/kinds.md). */
     const char *default_rules;
 };
 
