@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "command.h"
 #include "config.h"
 #include "engine.h"
@@ -234,20 +235,40 @@ static void publish(struct gw_daemon *d, struct gw_sample *s, const struct gw_de
  * (SIGTERM) would wait for the backlog to end. */
 enum { SAMPLES_PER_STEP = 1000 };
 
+/* How long the loop lets the buses add to the queue after the first
+ * sample of a quiet spell.  Devices polled on the same second (their polls
+ * are aligned to the wall clock) answer within milliseconds of each other;
+ * taken as one burst, their samples wake the main thread, its ticks and
+ * each sink's delivery thread once a second rather than once per sample,
+ * for this much latency. */
+#define LINGER_NS (50 * GW_NS_PER_MS)
+
+static void linger(void)
+{
+    struct timespec ts = { .tv_sec = 0, .tv_nsec = LINGER_NS };
+    nanosleep(&ts, NULL);   /* a signal ends it early: the step goes on */
+}
+
 /* Evaluate and publish up to max samples waiting, after waiting up to
  * timeout_ms for the first. */
 static void publish_waiting(struct gw_daemon *d, int timeout_ms, size_t max)
 {
     const struct gw_device_cfg *device;
-    struct gw_sample *s;
-    for (size_t n = 0; n < max && (s = engine_next_sample(d->engine, timeout_ms, &device));
-         n++, timeout_ms = 0) {
+    bool quiet = engine_idle(d->engine);
+    struct gw_sample *s = engine_next_sample(d->engine, timeout_ms, &device);
+    if (!s)
+        return;
+    if (quiet && !d->once)
+        linger();
+    sinks_burst_begin(d->sinks);
+    for (size_t n = 1; s; s = n++ < max ? engine_next_sample(d->engine, 0, &device) : NULL) {
         if (d->rules)
             rules_eval_sample(d->rules, s, device, clock_wall_ms());
         publish(d, s, device);
         sample_free(s);
         free(s);
     }
+    sinks_burst_end(d->sinks);
     fflush(stdout);
 }
 

@@ -166,6 +166,14 @@ struct gw_sample *engine_next_sample(struct gw_engine *e, int timeout_ms,
     return s;
 }
 
+bool engine_idle(struct gw_engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    bool idle = !e->head;
+    pthread_mutex_unlock(&e->lock);
+    return idle;
+}
+
 bool engine_all_tried(struct gw_engine *e)
 {
     for (size_t i = 0; i < e->n_buses; i++)

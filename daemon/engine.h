@@ -29,6 +29,9 @@ int engine_start(struct gw_engine *engine);
 struct gw_sample *engine_next_sample(struct gw_engine *engine, int timeout_ms,
                                      const struct gw_device_cfg **device);
 
+/* Whether no sample is waiting. */
+bool engine_idle(struct gw_engine *engine);
+
 /* The buses' and devices' part of a health report: h->buses and
  * h->devices point into the engine, valid until the next call. */
 void engine_health(struct gw_engine *engine, struct gw_health *h);

@@ -108,6 +108,18 @@ static void note_refusal(struct sink_slot *slot, const char *what, int rc)
                   strerror(-rc), (unsigned long long)slot->refused);
 }
 
+void sinks_burst_begin(struct gw_sinks *s)
+{
+    for (size_t i = 0; s && i < s->n; i++)
+        spool_burst_begin(s->slots[i].spool);
+}
+
+void sinks_burst_end(struct gw_sinks *s)
+{
+    for (size_t i = 0; s && i < s->n; i++)
+        spool_burst_end(s->slots[i].spool);
+}
+
 void sinks_submit_sample(struct gw_sinks *s, const struct gw_sample *sample, const struct gw_device_cfg *device)
 {
     for (size_t i = 0; i < s->n; i++) {

@@ -21,6 +21,11 @@ int sinks_start(struct gw_sinks *sinks);
 /* Whether no sink is configured. */
 bool sinks_empty(const struct gw_sinks *sinks);
 
+/* What is handed to the sinks between these two reaches each sink's
+ * delivery thread as one burst (see spool_burst_begin).  NULL is fine. */
+void sinks_burst_begin(struct gw_sinks *sinks);
+void sinks_burst_end(struct gw_sinks *sinks);
+
 /* Hand a sample to every sink.  A sink whose spool refuses it logs why. */
 void sinks_submit_sample(struct gw_sinks *sinks, const struct gw_sample *sample,
                          const struct gw_device_cfg *device);

@@ -131,6 +131,8 @@ struct gw_spool {
     bool stop;
 
     /* The appender's. */
+    bool in_burst;                   /* between spool_burst_begin and _end */
+    bool burst_published;            /* a record was published in it: wake the reader at its end */
     int wfd;                         /* the last segment, -1 until an append needs it */
     uint64_t wsize;                  /* its size */
     bool wbroken;                    /* its tail is uncertain: go on in a new segment */
@@ -1052,9 +1054,30 @@ static void publish(struct gw_spool *s, uint64_t rec)
         s->data_dirty = true;
         mark_pending(s);
     }
+    if (!s->in_burst)
+        pthread_cond_signal(&s->readable);
+    pthread_mutex_unlock(&s->lock);
+    s->burst_published |= s->in_burst;
+    s->wsize += rec;
+}
+
+void spool_burst_begin(struct gw_spool *s)
+{
+    if (s)
+        s->in_burst = true;
+}
+
+void spool_burst_end(struct gw_spool *s)
+{
+    if (!s || !s->in_burst)
+        return;
+    s->in_burst = false;
+    if (!s->burst_published)
+        return;
+    s->burst_published = false;
+    pthread_mutex_lock(&s->lock);
     pthread_cond_signal(&s->readable);
     pthread_mutex_unlock(&s->lock);
-    s->wsize += rec;
 }
 
 int spool_append(struct gw_spool *s, const void *data, size_t len)

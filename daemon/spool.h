@@ -128,6 +128,15 @@ void spool_stats(struct gw_spool *spool, struct gw_spool_stats *out);
  * (shutdown).  0 or -errno. */
 int spool_sync(struct gw_spool *spool);
 
+/* Records appended between spool_burst_begin and spool_burst_end wake a
+ * reader waiting in spool_read once, at the end, rather than once per
+ * record: a reader woken per record reads, delivers and commits one record
+ * at a time, with a thread handoff each.  They are readable as soon as
+ * appended all the same (a reader that looks finds them).  From the
+ * appending thread. */
+void spool_burst_begin(struct gw_spool *spool);
+void spool_burst_end(struct gw_spool *spool);
+
 /* Wake a reader waiting in spool_read (for shutdown).  If no read is
  * waiting, the next spool_read that finds nothing returns 0 at once. */
 void spool_wake(struct gw_spool *spool);

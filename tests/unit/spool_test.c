@@ -1387,6 +1387,38 @@ static void test_wake_and_append_end_a_wait(void)
     spool_close(s);
 }
 
+/* A burst wakes a waiting reader once, at its end, with every record of
+ * it; outside a burst the first append wakes it. */
+static void test_burst_wakes_once(void)
+{
+    char dir[PATH_SIZE];
+    new_dir(dir);
+    struct gw_spool *s = open_spool(dir, 1 << 20, 4096, 200);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    struct timespec gap = { 0, 30 * 1000000L };  /* a woken reader has read by then */
+    for (int burst = 0; burst <= 1; burst++) {
+        struct waiter w = { s, 20000, -99, 0 };
+        pthread_t t;
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, waiter_main, &w), 0);
+        nanosleep(&gap, NULL);
+        if (burst)
+            spool_burst_begin(s);
+        for (uint64_t id = 1; id <= 3; id++) {
+            CU_ASSERT_EQUAL(append_id(s, 10 * (uint64_t)burst + id), 0);
+            nanosleep(&gap, NULL);
+        }
+        spool_burst_end(s);
+        pthread_join(t, NULL);
+        if (w.rc != (burst ? 3 : 1))
+            fprintf(stderr, "\n  %s: the reader woke with %d records\n", burst ? "burst" : "no burst", w.rc);
+        CU_ASSERT_EQUAL(w.rc, burst ? 3 : 1);
+        struct gw_spool_batch rest;
+        while (spool_read(s, 10, 4096, 0, &rest) > 0)
+            spool_batch_free(&rest);
+    }
+    spool_close(s);
+}
+
 /* ---- random damage ----------------------------------------------------- */
 
 /* Writes a segment of valid records, then damages it at random. */
@@ -1522,6 +1554,7 @@ int main(void)
                      test_sigkill_group_commit) ||
         !CU_add_test(suite, "an empty spool: a read times out on time", test_empty_read_times_out) ||
         !CU_add_test(suite, "spool_wake and an append end a wait", test_wake_and_append_end_a_wait) ||
+        !CU_add_test(suite, "a burst wakes a waiting reader once, at its end", test_burst_wakes_once) ||
         !CU_add_test(suite, "random damage: never a crash or a hang",
                      test_random_damage_never_crashes)) {
         CU_cleanup_registry();
