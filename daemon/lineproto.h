@@ -76,10 +76,4 @@ void lp_reset(struct lp_buf *b);
 
 void lp_buf_free(struct lp_buf *b);
 
-/*
- * The shortest of %.15g, %.16g and %.17g that reads back as v, into out
- * (32 bytes are always enough).  Returns its length.  v must be finite.
- */
-int lp_format_float(char *out, size_t n, double v);
-
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "number.h"
 
 int sample_init(struct gw_sample *s, const char *device_id, size_t cap)
 {
@@ -107,19 +108,39 @@ static void buf_printf(struct buf *b, const char *fmt, ...)
         buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* A JSON string; device text may hold anything, so escape all controls. */
+/* A finite number, as the line protocol writes it (number.h). */
+static void buf_number(struct buf *b, double v)
+{
+    char tmp[32];
+    buf_put(b, tmp, (size_t)number_format(tmp, sizeof tmp, v));
+}
+
+static bool json_plain(unsigned char c)
+{
+    return c >= 0x20 && c != 0x7f && c != '"' && c != '\\';
+}
+
+/* A JSON string; device text may hold anything, so escape all controls.
+ * Runs of plain characters (names and units are nothing else) are copied
+ * whole. */
 static void buf_json_string(struct buf *b, const char *s)
 {
     buf_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        const unsigned char *run = p;
+        while (*p && json_plain(*p))
+            p++;
+        if (p > run)
+            buf_put(b, (const char *)run, (size_t)(p - run));
+        if (!*p)
+            break;
         if (*p == '"' || *p == '\\') {
             char esc[2] = { '\\', (char)*p };
             buf_put(b, esc, 2);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            buf_printf(b, "\\u%04x", *p);
         } else {
-            buf_put(b, (const char *)p, 1);
+            buf_printf(b, "\\u%04x", *p);
         }
+        p++;
     }
     buf_put(b, "\"", 1);
 }
@@ -145,7 +166,7 @@ static void put_points(struct buf *b, const struct gw_sample *s)
         if (r->text)
             buf_json_string(b, r->text);
         else if (isfinite(r->value))
-            buf_printf(b, "%.15g", r->value);
+            buf_number(b, r->value);
         else
             buf_put(b, "null", 4);
     }

@@ -8,6 +8,7 @@
  * kind plugin's calls, and the device's clock stamping samples.
  */
 #include <CUnit/Basic.h>
+#include <cJSON.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -731,6 +732,38 @@ static void test_bad_sample(void)
     rig_close(&r);
 }
 
+/* The reading object as JSON: device text with quotes, backslashes and
+ * controls escaped, UTF-8 as is; numbers the shortest text that reads back
+ * as the same double; cJSON parses it back to the same values. */
+static void test_sample_json(void)
+{
+    static const double numbers[] = { 21.37, 0.1, 1.0 / 3.0, -0.5, 0.0, 1e20, 123456789012.25, 0.1 + 0.2 };
+    static const char *const names[] = { "a", "b", "c", "d", "e", "f", "g", "h" };
+    struct gw_sample s;
+    CU_ASSERT_EQUAL_FATAL(sample_init(&s, "dev", 0), 0);
+    for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++)
+        CU_ASSERT_EQUAL(sample_add(&s, names[i], "kW", numbers[i], GW_QUALITY_GOOD), 0);
+    CU_ASSERT_EQUAL_FATAL(sample_add(&s, "label", "", NAN, GW_QUALITY_GOOD), 0);
+    s.readings[s.n_readings - 1].text = strdup("say \"hi\" \\ tab\tdel\x7f\x01 \xe5\x86\xb7\xe6\xb0\xb4");
+    char *json = sample_to_json(&s, true);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(json);
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"label\":\"say \\\"hi\\\" \\\\ tab\\u0009del\\u007f\\u0001 \xe5\x86\xb7\xe6\xb0\xb4\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"a\":21.37,\"b\":0.1,"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"h\":0.30000000000000004"));
+    cJSON *doc = cJSON_Parse(json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    const cJSON *points = cJSON_GetObjectItemCaseSensitive(doc, "points");
+    for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(points, names[i]);
+        CU_ASSERT(cJSON_IsNumber(v) && v->valuedouble == numbers[i]);
+    }
+    const cJSON *label = cJSON_GetObjectItemCaseSensitive(points, "label");
+    CU_ASSERT(cJSON_IsString(label) && strcmp(label->valuestring, s.readings[s.n_readings - 1].text) == 0);
+    cJSON_Delete(doc);
+    free(json);
+    sample_free(&s);
+}
+
 /* Sentinels, NaN and values outside min/max come out uncertain, next to
  * good points of the same read; a string carries its text. */
 static void test_uncertain_passes_through(void)
@@ -1207,7 +1240,8 @@ int main(void)
         !CU_add_test(suite, "the clock's profile keys", test_clock_keys) ||
         !CU_add_test(suite, "the device's clock stamps samples", test_clock_stamps) ||
         !CU_add_test(suite, "an unusable clock falls back", test_clock_falls_back) ||
-        !CU_add_test(suite, "the meter kind on device time", test_clock_meter_kind)) {
+        !CU_add_test(suite, "the meter kind on device time", test_clock_meter_kind) ||
+        !CU_add_test(suite, "a sample as JSON: escapes and numbers", test_sample_json)) {
         CU_cleanup_registry();
         return CU_get_error();
     }

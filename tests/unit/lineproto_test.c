@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "lineproto.h"
+#include "number.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -184,7 +185,7 @@ static void test_number_table(void)
 {
     for (size_t i = 0; i < N(number_cases); i++) {
         char out[32];
-        int len = lp_format_float(out, sizeof out, number_cases[i].v);
+        int len = number_format(out, sizeof out, number_cases[i].v);
         CU_ASSERT_EQUAL((size_t)len, strlen(out));
         CU_ASSERT_STRING_EQUAL(out, number_cases[i].text);
         if (strcmp(out, number_cases[i].text) != 0)
@@ -206,7 +207,7 @@ static void test_number_round_trip(void)
         if (!isfinite(v))
             continue;
         char out[32], shorter[32];
-        lp_format_float(out, sizeof out, v);
+        number_format(out, sizeof out, v);
         CU_ASSERT_FATAL(strtod(out, NULL) == v);
         for (int p = 15; p <= 16; p++) {
             snprintf(shorter, sizeof shorter, "%.*g", p, v);
@@ -243,7 +244,7 @@ static void test_number_fast_path(void)
         k /= (int64_t)1 << ((x >> 58) % 50);   /* all magnitudes */
         double v = (double)k / pow10[(x >> 40) % 8];
         char got[32], want[32];
-        lp_format_float(got, sizeof got, v);
+        number_format(got, sizeof got, v);
         reference_format(want, sizeof want, v);
         if (strcmp(got, want) != 0)
             fprintf(stderr, "\n%.17g: got %s want %s\n", v, got, want);
