@@ -9,8 +9,11 @@
 #include "scheduler.h"
 
 /* Samples waiting for the main thread.  Bounded: when the main thread
- * falls this far behind, bus threads wait rather than drop data. */
-enum { QUEUE_MAX = 65536 };
+ * falls this far behind, bus threads wait rather than drop data (the polls
+ * they miss meanwhile are counted).  4 s of 1,000 devices polled every
+ * second; at about 1.5 KiB for a sample of 35 points, 6 MiB at most: a
+ * starved main thread must not grow the heap that glibc keeps afterwards. */
+enum { QUEUE_MAX = 4096 };
 
 struct queued {
     struct gw_sample *sample;
