@@ -4,9 +4,11 @@
  * previous `weeks` weeks, judged once the local day is over.  The day is
  * anomalous when it lies beyond `sigma` standard deviations of those days
  * and/or `percent` of their mean (with both, beyond both), above, below or
- * either way (direction).  Days read for less than min_coverage of their
- * length are neither judged nor used as history.  The alarm holds until
- * the next day is judged.
+ * either way (direction), and by more than min_deviation: after days of no
+ * use, when the mean and its spread are 0, any use at all would be beyond
+ * both.  Days read for less than min_coverage of their length are neither
+ * judged nor used as history.  The alarm holds until the next day is
+ * judged.
  */
 #include <errno.h>
 #include <math.h>
@@ -95,6 +97,7 @@ static struct verdict judge(const struct rule_inst *r, const struct baseline *d,
     bool use_sigma = c->sigma > 0 && v.n >= 2, use_percent = c->percent > 0;
     v.judged = use_sigma || use_percent;
     v.bound = fmax(use_sigma ? c->sigma * sd : 0, use_percent ? c->percent / 100 * fabs(v.mean) : 0);
+    v.bound = fmax(v.bound, c->min_deviation);
     v.anomalous = v.judged && beyond(c->direction, total - v.mean, v.bound);
     return v;
 }

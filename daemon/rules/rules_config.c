@@ -29,7 +29,7 @@ enum rule_key {
     K_SEVERITY, K_STATES, K_MESSAGE, K_ENABLED, K_LATCHING, K_SUPPRESS_WHEN, K_EXPR,
     K_INTERVALS, K_RATE, K_JUMP, K_SAMPLES, K_TOLERANCE, K_WINDOW, K_DAYS, K_START, K_END,
     K_GRACE, K_MEASURE, K_INTERVAL, K_REMIND_AT, K_SIGMA, K_PERCENT, K_WEEKS, K_DIRECTION,
-    K_MIN_COVERAGE, K_DESCRIPTION, K_COUNT
+    K_MIN_COVERAGE, K_MIN_DEVIATION, K_DESCRIPTION, K_COUNT
 };
 
 static int parse_states(const config_setting_t *s, void *target, struct schema_ctx *ctx);
@@ -132,6 +132,10 @@ static const struct schema_key rule_keys[] = {
     [K_MIN_COVERAGE] = { .name = "min_coverage", .type = SCHEMA_FLOAT, RULE(min_coverage), .def_num = 0.9,
                          .ranged = true, .min = 0, .max = 1,
                          .doc = "baseline: least fraction of a day read for it to be judged or used as history" },
+    [K_MIN_DEVIATION] = { .name = "min_deviation", .type = SCHEMA_FLOAT, RULE(min_deviation), .def_num = 0,
+                          .ranged = true, .min = 0, .max = 1e12,
+                          .doc = "baseline: the least deviation from the usual days' mean that counts, in the "
+                                 "point's unit (a day of use after days of none is judged against this)" },
     [K_DESCRIPTION] = { .name = "description", .type = SCHEMA_IGNORE,
                         .doc = "free text, ignored", .doc_type = "string" },
 };
@@ -157,7 +161,7 @@ static const struct {
                               B(K_POINT) | B(K_MEASURE) | B(K_INTERVAL) | B(K_REMIND_AT) },
     [GW_RULE_EXPRESSION] = { B(K_EXPR), B(K_EXPR) | DELAYS },
     [GW_RULE_BASELINE] = { B(K_POINT), B(K_POINT) | B(K_SIGMA) | B(K_PERCENT) | B(K_WEEKS) |
-                                           B(K_DIRECTION) | B(K_MIN_COVERAGE) },
+                                           B(K_DIRECTION) | B(K_MIN_COVERAGE) | B(K_MIN_DEVIATION) },
 };
 
 uint64_t rules_config_key_bit(const char *name)

@@ -70,6 +70,7 @@ struct gw_rule_cfg {
     int weeks;                 /* baseline: same weekday over this many previous weeks */
     int direction;             /* baseline: enum gw_rule_direction */
     double min_coverage;       /* baseline: fraction of a day that must have been read */
+    double min_deviation;      /* baseline: the least deviation that counts, in the point's unit */
     uint64_t present;          /* bit per key given (rules_config_key_bit) */
     const char *file;          /* where it was defined (borrowed) */
     int line;

@@ -155,9 +155,10 @@ static int meter_derive(void *state, struct gw_sample *s)
     "    days = \"workdays\"; start = \"07:00\"; end = \"20:00\"; grace_s = 3600.0; on_delay_s = 1800.0;\n" \
     "    severity = \"low\"; message = \"power above twice the night baseload outside occupied hours\"; },\n" \
     "  { id = \"daily-energy\"; type = \"baseline\"; point = \"energy_kwh_delta\"; sigma = 3.0; percent = 15.0;\n" \
-    "    weeks = 4; severity = \"low\"; message = \"the day's energy is unlike the same weekday of the last 4 weeks\"; },\n" \
+    "    min_deviation = 10.0; weeks = 4; severity = \"low\";\n"                                    \
+    "    message = \"the day's energy is unlike the same weekday of the last 4 weeks\"; },\n" \
     "  { id = \"daily-volume\"; type = \"baseline\"; point = \"volume_m3_delta\"; sigma = 3.0; percent = 25.0;\n" \
-    "    weeks = 4; direction = \"above\"; severity = \"low\";\n"                              \
+    "    min_deviation = 0.5; weeks = 4; direction = \"above\"; severity = \"low\";\n"                              \
     "    message = \"the day's volume is well above the same weekday of the last 4 weeks: check for leaks\"; },\n" \
     "  { id = \"power-factor-low\"; type = \"limit\"; point = \"power_factor\"; low = 0.8;\n"  \
     "    deadband = 0.02; on_delay_s = 900.0; off_delay_s = 300.0; severity = \"low\";\n"      \

@@ -113,7 +113,7 @@ static const char *const rule_keys[] = {
     "id", "type", "point", "high", "low", "deadband", "on_delay_s", "off_delay_s",
     "severity", "message", "states", "enabled", "expr", "suppress_when", "intervals",
     "jump", "samples", "tolerance", "window_s", "days", "start", "end", "grace_s",
-    "sigma", "percent", "weeks", "direction", "min_coverage",
+    "sigma", "percent", "weeks", "direction", "min_coverage", "min_deviation",
 };
 static const char *const rule_types[] = {
     "limit", "state", "comm_loss", "stale", "rate", "spike", "flatline", "schedule",

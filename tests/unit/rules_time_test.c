@@ -295,6 +295,7 @@ struct baseline_case {
     const char *name, *keys;
     double judged_total;
     enum gw_alarm_state want;
+    bool idle_mondays;         /* the four Mondays used nothing */
 };
 
 static void run_baseline(const struct baseline_case *c)
@@ -306,10 +307,13 @@ static void run_baseline(const struct baseline_case *c)
     int first = local_day(local_ms(2024, 4, 1, 0, 0));  /* a Monday */
     struct fx fx;
     fx_open(&fx, text, local_midnight_ms(first));
-    /* Four weeks: Mondays 240, 250, 230, 245; other days 100 (not used). */
+    /* Four weeks: Mondays 240, 250, 230, 245 (or nothing); other days 100
+     * (not used). */
     const double mondays[] = { 240, 250, 230, 245 };
-    for (int day = first; day < first + 28; day++)
-        feed_day(&fx, day, local_weekday(day) == 1 ? mondays[(day - first) / 7] : 100, 24);
+    for (int day = first; day < first + 28; day++) {
+        double monday = c->idle_mondays ? 0.0 : mondays[(day - first) / 7];
+        feed_day(&fx, day, local_weekday(day) == 1 ? monday : 100, 24);
+    }
     CU_ASSERT_EQUAL(fx.n_events, 0u);
     feed_day(&fx, first + 28, c->judged_total, 24);
     CU_ASSERT_EQUAL(fx_state(&fx, "energy"), NORMAL);           /* not before the day is over */
@@ -330,15 +334,24 @@ static void test_baseline(void)
 {
     /* Mean 241.25, standard deviation 8.54. */
     static const struct baseline_case cases[] = {
-        { "3 sigma, far above", "sigma = 3.0;", 400, ACT_UN },
-        { "3 sigma, within", "sigma = 3.0;", 260, NORMAL },
-        { "3 sigma, below", "sigma = 3.0;", 200, ACT_UN },
-        { "3 sigma, above only", "sigma = 3.0; direction = \"above\";", 200, NORMAL },
-        { "percent", "percent = 20.0;", 300, ACT_UN },
-        { "percent, within", "percent = 20.0;", 280, NORMAL },
-        { "sigma and percent: both needed", "sigma = 2.0; percent = 20.0;", 270, NORMAL },
-        { "sigma and percent: both exceeded", "sigma = 2.0; percent = 20.0;", 300, ACT_UN },
-        { "two weeks back", "sigma = 3.0; weeks = 2;", 250, NORMAL },
+        { "3 sigma, far above", "sigma = 3.0;", 400, ACT_UN, false },
+        { "3 sigma, within", "sigma = 3.0;", 260, NORMAL, false },
+        { "3 sigma, below", "sigma = 3.0;", 200, ACT_UN, false },
+        { "3 sigma, above only", "sigma = 3.0; direction = \"above\";", 200, NORMAL, false },
+        { "percent", "percent = 20.0;", 300, ACT_UN, false },
+        { "percent, within", "percent = 20.0;", 280, NORMAL, false },
+        { "sigma and percent: both needed", "sigma = 2.0; percent = 20.0;", 270, NORMAL, false },
+        { "sigma and percent: both exceeded", "sigma = 2.0; percent = 20.0;", 300, ACT_UN, false },
+        { "two weeks back", "sigma = 3.0; weeks = 2;", 250, NORMAL, false },
+        { "min_deviation holds a small difference", "sigma = 1.0; min_deviation = 20.0;", 260, NORMAL, false },
+        { "min_deviation, exceeded", "sigma = 1.0; min_deviation = 20.0;", 262, ACT_UN, false },
+        /* After Mondays of no use, a mean and spread of 0: any use is beyond
+         * sigma and percent, and min_deviation is what tells a light left on
+         * from the heating of an empty floor. */
+        { "idle history: any use", "sigma = 3.0; percent = 15.0;", 0.5, ACT_UN, true },
+        { "idle history: a little use", "sigma = 3.0; percent = 15.0; min_deviation = 5.0;", 4.0, NORMAL, true },
+        { "idle history: real use", "sigma = 3.0; percent = 15.0; min_deviation = 5.0;", 120, ACT_UN, true },
+        { "idle history: still idle", "sigma = 3.0; percent = 15.0;", 0.0, NORMAL, true },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         run_baseline(&cases[i]);
