@@ -53,6 +53,8 @@ work=
 seed=42
 jobs=12
 truth=
+faults=
+fault_day=
 lead=7200       # simulated seconds a segment's daemon runs before its segment
 tail=900        # and after it, so that reads around its end are recorded
 
@@ -71,6 +73,9 @@ usage: fill.sh --from "YYYY-MM-DD HH:MM" (--to "YYYY-MM-DD HH:MM" | --days N) [o
                   (default: a new directory under \${TMPDIR:-/tmp})
   --build DIR     the build directory (default $top/build)
   --seed N        the simulated building's seed (default 42)
+  --faults FILE   a greenwatch-sim scenario (config/demo-faults.conf) whose
+  --fault-day D   times count from D ("YYYY-MM-DD HH:MM"): every segment's
+                  simulator plays it at that date
 Dates are local time of the demo site (config/demo.conf's site.timezone).
 EOF
 }
@@ -95,6 +100,8 @@ while [ $# -gt 0 ]; do
     --work) work=$2 ;;
     --build) build=$2 ;;
     --seed) seed=$2 ;;
+    --faults) faults=$2 ;;
+    --fault-day) fault_day=$2 ;;
     *) usage >&2; exit 2 ;;
     esac
     shift 2
@@ -242,6 +249,23 @@ if [ -n "$truth" ]; then
     truth=$(cd "$truth" && pwd)
 fi
 
+# The fault scenario, its times moved from the fault day to the simulators'
+# common start: every segment's simulator plays it, so that one whose
+# segment comes later has been through the same faults as the one whose
+# segment holds the day, and both serve the same building.
+if [ -n "$faults" ]; then
+    [ -r "$faults" ] || die "--faults: cannot read $faults"
+    [ -n "$fault_day" ] || die "--faults needs --fault-day"
+    day_s=$(TZ=$tz date -d "$fault_day" +%s) || die "--fault-day: not a date: $fault_day"
+    [ "$day_s" -ge "$sim_t0" ] || die "--fault-day is before the fill's simulated start, $start"
+    awk -v shift_s=$((day_s - sim_t0)) '
+        { while (match($0, /after_s *= *[0-9.]+/)) {
+              v = substr($0, RSTART, RLENGTH); sub(/after_s *= */, "", v)
+              $0 = substr($0, 1, RSTART - 1) "after_s@" (v + shift_s) substr($0, RSTART + RLENGTH)
+          }
+          gsub(/after_s@/, "after_s = "); print }' "$faults" >"$work/faults.conf"
+fi
+
 # ---- InfluxDB -----------------------------------------------------------
 
 if [ -z "$influx" ]; then
@@ -385,6 +409,7 @@ segment() {
     if [ -n "$truth" ]; then
         set -- "$@" --truth "$truth/$label.jsonl"
     fi
+    [ -z "$faults" ] || set -- "$@" --scenario "$work/faults.conf"
     # A port chosen free may be taken before the simulator binds it: then
     # other ports, a few times.
     tries=0

@@ -32,6 +32,14 @@
 # fill.sh puts exactly [--from, --to) in the database, so the report's
 # month holds the same part.
 #
+# The faults.  The demo building's fault day (config/demo-faults.conf,
+# written for Tuesday 2026-04-07) is played when the span holds that day,
+# so that the year has its alarms and the alarm dashboard has data: a
+# healthy building raises none.  Its counter faults (a meter replaced, a
+# register jumped to near its rollover) and the stuck energy register are
+# left out: they change what the meter counts, which the comparison with
+# the truth would then count as the daemon's error.
+#
 # Every server it starts binds to 127.0.0.1 and is stopped by its pid when
 # the script ends; the data stay in the work directory.
 set -eu
@@ -46,6 +54,7 @@ sample=120
 jobs=12
 work=
 seed=42
+fault_day="2026-04-07 00:00"
 tolerance=0.5
 reuse=0
 
@@ -62,6 +71,8 @@ usage: year-check.sh [--from "YYYY-MM-DD HH:MM"] [--to "YYYY-MM-DD HH:MM" | --da
   --reuse          check again what an earlier run left in --work, without filling
   --build DIR      the build directory (default $top/build)
   --seed N         the simulated building's seed (default 42)
+  --fault-day DATE the day config/demo-faults.conf is played (default
+                   2026-04-07 00:00), if the span holds it
 Dates are local time of the demo site (config/demo.conf's site.timezone).
 EOF
 }
@@ -87,6 +98,7 @@ while [ $# -gt 0 ]; do
     --work) work=$2 ;;
     --build) build=$2 ;;
     --seed) seed=$2 ;;
+    --fault-day) fault_day=$2 ;;
     *) usage >&2; exit 2 ;;
     esac
     shift 2
@@ -180,10 +192,18 @@ done
 
 if [ "$reuse" -eq 0 ]; then
     echo "year-check.sh: filling $(local_time "$from_s") .. $(local_time "$to_s") into $url; work directory $work"
+    set --
+    day_s=$(TZ=$tz date -d "$fault_day" +%s) || die "--fault-day: not a date: $fault_day"
+    if [ "$day_s" -ge "$from_s" ] && [ $((day_s + 86400)) -le "$to_s" ]; then
+        grep -v -e 'type = "counter_reset"' -e 'type = "counter_rollover"' -e 'type = "stuck"; point = "energy_kwh"' \
+            "$top/config/demo-faults.conf" >"$work/faults.conf"
+        set -- --faults "$work/faults.conf" --fault-day "$fault_day"
+        echo "year-check.sh: the demo building's fault day on $fault_day (its counter faults left out)"
+    fi
     t0=$(date +%s)
     sh "$top/tools/scripts/fill.sh" --build "$build" --from "$(local_time "$from_s")" --to "$(local_time "$to_s")" \
         --sample "$sample" --jobs "$jobs" --seed "$seed" --influx "$url" --database greenwatch \
-        --work "$work/fill" --truth "$work/truth" || die "the fill failed (see $work/fill)"
+        --work "$work/fill" --truth "$work/truth" "$@" || die "the fill failed (see $work/fill)"
     echo "$(($(date +%s) - t0))" >"$work/fill-seconds"
 fi
 fill_s=$(cat "$work/fill-seconds" 2>/dev/null || echo "?")
