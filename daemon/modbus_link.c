@@ -26,11 +26,33 @@ static void sleep_ms(int ms)
         ;
 }
 
+/* Sleep until monotonic time `until_ns`. */
+static void sleep_until_ns(int64_t until_ns)
+{
+    struct timespec ts = { .tv_sec = until_ns / GW_NS_PER_S, .tv_nsec = until_ns % GW_NS_PER_S };
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+/* The inter-frame silence of a serial line (Modbus over serial line
+ * V1.02, 2.5.1.1): 3.5 characters of start, data, parity and stop bits,
+ * or a fixed 1.75 ms above 19200 baud. */
+static int64_t frame_silence_ns(const struct gw_bus_cfg *cfg)
+{
+    if (!cfg->rtu || cfg->baud <= 0)
+        return 0;
+    if (cfg->baud > 19200)
+        return 1750000;
+    int bits = 1 + cfg->data_bits + (cfg->parity != GW_PARITY_NONE) + cfg->stop_bits;
+    return (int64_t)bits * 3500000000LL / cfg->baud;
+}
+
 void link_init(struct gw_link *link, const struct gw_bus_cfg *cfg)
 {
     memset(link, 0, sizeof *link);
     link->cfg = cfg;
     link->backoff_ms = BACKOFF_MIN_MS;
+    link->silence_ns = frame_silence_ns(cfg);
 }
 
 void link_close(struct gw_link *link)
@@ -110,17 +132,25 @@ void link_select(struct gw_link *link, const struct gw_device_cfg *device)
     set_timeout(link->mb, device->timeout_ms > 0 ? device->timeout_ms : link->cfg->timeout_ms);
 }
 
-/* Wait out the device's pacing since the previous request on this line. */
+/* Wait out the device's pacing since the previous exchange on this line
+ * ended, and on a serial line at least the silence that ends a frame:
+ * libmodbus sends as soon as an answer is in (0.1-0.3 ms later on a pty),
+ * and a device that times frames as the specification says would take
+ * the answer and our request for one frame, and answer neither.  The
+ * silence is part of every transaction's wire time anyway, so keeping it
+ * costs no throughput (docs/performance.md, "RS-485 buses: wire time"). */
 static void pace(struct gw_link *link)
 {
     int delay = link->device && link->device->delay_between_requests_ms >= 0
                     ? link->device->delay_between_requests_ms
                     : link->cfg->delay_between_requests_ms;
-    if (delay <= 0 || !link->last_request_ns)
+    int64_t gap = (int64_t)delay * GW_NS_PER_MS;
+    if (gap < link->silence_ns)
+        gap = link->silence_ns;
+    if (gap <= 0 || !link->last_request_ns)
         return;
-    int64_t wait = link->last_request_ns + (int64_t)delay * GW_NS_PER_MS - clock_mono_ns();
-    if (wait > 0)
-        sleep_ms((int)(wait / GW_NS_PER_MS) + 1);
+    if (link->last_request_ns + gap > clock_mono_ns())
+        sleep_until_ns(link->last_request_ns + gap);
 }
 
 /* The one switch that turns a table into a request: reads only. */

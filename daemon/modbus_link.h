@@ -33,6 +33,9 @@ struct gw_link {
     _Atomic int64_t last_request_ns;
     /* The device being polled: its unit, timeout and pacing apply. */
     const struct gw_device_cfg *device;
+    /* Serial line: the silence that ends a frame (3.5 characters, 1.75 ms
+     * above 19200 baud), kept before every request; 0 for TCP. */
+    int64_t silence_ns;
     bool logged_down;
     struct gw_link_stats stats;
 };

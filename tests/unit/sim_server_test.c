@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "harness.h"
+#include "sim/rtu.h"
 
 /* ---- the simulator process --------------------------------------- */
 
@@ -777,6 +778,232 @@ static void test_rtu(void)
     modbus_free(ctx);
 }
 
+/* ---- RTU wire time ----------------------------------------------- */
+
+/*
+ * Two paced lines: 9600 8E1, as most meters ship, and 1200 8E1, slow
+ * enough that an answer streamed at the wire rate and one held back until
+ * its end are far apart.  The register map covers holding registers
+ * 0..124, so one read can be as long as Modbus allows.  Lower bounds on
+ * time are checked tightly (they hold however loaded the machine is: the
+ * simulator cannot answer before the wire would have); upper bounds
+ * loosely.
+ */
+static struct simproc wire;
+static char wire_link[512], slow_link[512];
+
+static const char wire_profile[] =
+    "profile = { id = \"wire-test\"; points = (\n"
+    "  { name = \"first\"; table = \"holding\"; address = 0; type = \"uint16\"; },\n"
+    "  { name = \"last\"; table = \"holding\"; address = 124; type = \"uint16\"; } ); };\n";
+
+static int wire_init(void)
+{
+    char conf[2048];
+
+    temp_path(wire_link, sizeof wire_link, "ttyWire");
+    temp_path(slow_link, sizeof slow_link, "ttySlow");
+    temp_path(wire.sock, sizeof wire.sock, "wire.sock");
+    if (write_temp_file_named("wire-profiles/wire-test.conf", wire_profile, NULL, 0) < 0)
+        return -1;
+    snprintf(conf, sizeof conf,
+             "profile_dir = \"%s/wire-profiles\";\n"
+             "sim = { start = \"2026-07-15 10:00\"; control = \"%s\"; };\n"
+             "buses = ( { id = \"rs485-w\"; rtu = \"%s\"; baud = 9600; parity = \"E\"; },\n"
+             "          { id = \"rs485-s\"; rtu = \"%s\"; baud = 1200; parity = \"E\"; } );\n"
+             "devices = ( { id = \"m\"; bus = \"rs485-w\"; unit = 3; profile = \"wire-test\";\n"
+             "              role = \"meter\"; feed = \"special\"; },\n"
+             "            { id = \"s\"; bus = \"rs485-s\"; unit = 3; profile = \"wire-test\";\n"
+             "              role = \"meter\"; feed = \"special\"; } );\n",
+             harness_tmpdir(), wire.sock, wire_link, slow_link);
+    return sim_start(&wire, "wire", conf);
+}
+
+static int wire_clean(void)
+{
+    int status = -1;
+
+    if (wire.pid)
+        stop_process(wire.pid, &status);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static void test_wire_formats(void)
+{
+    static const struct {
+        struct sim_wire w;
+        double char_s, silence_s;
+    } cases[] = {
+        { { 9600, 8, 1, 'E' }, 11.0 / 9600, 3.5 * 11.0 / 9600 },
+        { { 9600, 8, 2, 'N' }, 11.0 / 9600, 3.5 * 11.0 / 9600 },
+        { { 9600, 8, 1, 'N' }, 10.0 / 9600, 3.5 * 10.0 / 9600 },
+        { { 19200, 8, 1, 'O' }, 11.0 / 19200, 3.5 * 11.0 / 19200 },
+        { { 38400, 8, 1, 'E' }, 11.0 / 38400, 0.00175 },   /* fixed above 19200 */
+        { { 115200, 7, 1, 'E' }, 10.0 / 115200, 0.00175 },
+        { { 0, 8, 1, 'E' }, 0.0, 0.0 },                     /* not paced */
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CU_ASSERT_DOUBLE_EQUAL(rtu_char_s(&cases[i].w), cases[i].char_s, 1e-12);
+        CU_ASSERT_DOUBLE_EQUAL(rtu_silence_s(&cases[i].w), cases[i].silence_s, 1e-12);
+    }
+}
+
+static modbus_t *open_line(const char *link, int baud, int timeout_ms)
+{
+    modbus_t *ctx = modbus_new_rtu(link, baud, 'E', 8, 1);
+
+    if (!ctx)
+        return NULL;
+    modbus_set_slave(ctx, 3);
+    modbus_set_response_timeout(ctx, (uint32_t)timeout_ms / 1000,
+                                (uint32_t)(timeout_ms % 1000) * 1000);
+    if (modbus_connect(ctx) < 0) {
+        modbus_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static void pause_ms(long ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* Seconds a read of count registers takes from the request's write to
+ * the answer's last byte, or -1 if it failed. */
+static double round_trip(modbus_t *ctx, int count)
+{
+    uint16_t r[MODBUS_MAX_READ_REGISTERS];
+    struct timespec t0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = modbus_read_registers(ctx, 0, count, r);
+    return rc == count ? elapsed_since(&t0) : -1.0;
+}
+
+/* Characters on the wire for one read of count registers: the request
+ * (8), the silence before the answer, the answer (5 + 2 count). */
+static double read_chars(int count)
+{
+    return 8.0 + 3.5 + 5.0 + 2.0 * count;
+}
+
+struct line_figures {
+    unsigned long long requests, answers, early;
+    double busy_s;
+};
+
+static int line_figures(const char *bus, struct line_figures *f)
+{
+    char reply[2048], pattern[128];
+    const char *at;
+
+    if (query_at(wire.sock, reply, sizeof reply, "lines") < 0)
+        return -1;
+    snprintf(pattern, sizeof pattern, "bus=%s ", bus);
+    if (!(at = strstr(reply, pattern)))
+        return -1;
+    return sscanf(at, "%*s baud=%*d format=%*s requests=%llu answers=%llu early=%llu busy_s=%lf",
+                  &f->requests, &f->answers, &f->early, &f->busy_s) == 4 ? 0 : -1;
+}
+
+/* A read at 9600 8E1 takes at least its wire time, and not much more. */
+static void test_wire_round_trip(void)
+{
+    const double tc = 11.0 / 9600;
+    static const int counts[] = { 1, 2, 28, 60, 125 };
+    struct line_figures a, b;
+    double busy = 0.0;
+    modbus_t *ctx = open_line(wire_link, 9600, 2000);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+    CU_ASSERT_EQUAL_FATAL(line_figures("rs485-w", &a), 0);
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        pause_ms(20);           /* the line silent, so the request starts at once */
+        double rtt = round_trip(ctx, counts[i]), wire_s = read_chars(counts[i]) * tc;
+
+        CU_ASSERT_TRUE(rtt >= wire_s);
+        CU_ASSERT_TRUE(rtt < wire_s + 0.4);
+        if (rtt < wire_s || rtt >= wire_s + 0.4)
+            fprintf(stderr, "\n%d registers: %.1f ms, wire time %.1f ms\n", counts[i],
+                    rtt * 1e3, wire_s * 1e3);
+        busy += (read_chars(counts[i]) + 3.5) * tc;
+    }
+    /* Back to back, as libmodbus sends them: the second request waits for
+     * the silence after the first answer. */
+    struct timespec t0;
+    pause_ms(20);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CU_ASSERT_TRUE(round_trip(ctx, 60) > 0.0);
+    CU_ASSERT_TRUE(round_trip(ctx, 60) > 0.0);
+    double pair = elapsed_since(&t0);
+    CU_ASSERT_TRUE(pair >= (2.0 * read_chars(60) + 3.5) * tc);
+    CU_ASSERT_TRUE(pair < (2.0 * read_chars(60) + 3.5) * tc + 0.5);
+    busy += 2.0 * (read_chars(60) + 3.5) * tc;
+
+    /* The line's own count: every frame and the silence after it. */
+    CU_ASSERT_EQUAL_FATAL(line_figures("rs485-w", &b), 0);
+    CU_ASSERT_EQUAL(b.requests - a.requests, 7);
+    CU_ASSERT_EQUAL(b.answers - a.answers, 7);
+    CU_ASSERT_TRUE(b.early - a.early <= 1);
+    CU_ASSERT_DOUBLE_EQUAL(b.busy_s - a.busy_s, busy, 1e-6);
+    modbus_close(ctx);
+    modbus_free(ctx);
+}
+
+/* The delay fault comes on top of the wire time; nobody at an address
+ * means no answer, and the line is free again after the request. */
+static void test_wire_delay_and_silence(void)
+{
+    const double tc = 11.0 / 9600;
+    modbus_t *ctx = open_line(wire_link, 9600, 2000);
+    uint16_t r[2];
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+    CU_ASSERT_EQUAL(query_at(wire.sock, (char[256]){ 0 }, 256, "fault m delay delay_ms=300"), 0);
+    pause_ms(20);
+    double rtt = round_trip(ctx, 2);
+    CU_ASSERT_TRUE(rtt >= 0.3 + read_chars(2) * tc);
+    CU_ASSERT_TRUE(rtt < 0.3 + read_chars(2) * tc + 0.4);
+    CU_ASSERT_EQUAL(query_at(wire.sock, (char[256]){ 0 }, 256, "clear m"), 0);
+
+    modbus_set_slave(ctx, 9);                   /* nobody there */
+    modbus_set_response_timeout(ctx, 0, 200000);
+    CU_ASSERT_EQUAL(modbus_read_registers(ctx, 0, 2, r), -1);
+    CU_ASSERT_EQUAL(errno, ETIMEDOUT);
+    modbus_set_slave(ctx, 3);
+    modbus_set_response_timeout(ctx, 2, 0);
+    modbus_flush(ctx);
+    rtt = round_trip(ctx, 2);
+    CU_ASSERT_TRUE(rtt >= read_chars(2) * tc);
+    CU_ASSERT_TRUE(rtt < read_chars(2) * tc + 0.4);
+    modbus_close(ctx);
+    modbus_free(ctx);
+}
+
+/* At 1200 baud a 125-register answer takes 2.3 s on the wire.  It is
+ * streamed: libmodbus's response timeout waits for the first byte only,
+ * so 1.5 s is enough on a real line, and would not be if the simulator
+ * held the answer back until its end (2.4 s after the request). */
+static void test_wire_streamed(void)
+{
+    const double tc = 11.0 / 1200;
+    modbus_t *ctx = open_line(slow_link, 1200, 1500);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+    pause_ms(50);
+    double rtt = round_trip(ctx, 125);
+    CU_ASSERT_TRUE(rtt > 0.0);                  /* answered within the response timeout */
+    CU_ASSERT_TRUE(rtt >= read_chars(125) * tc);
+    CU_ASSERT_TRUE(rtt < read_chars(125) * tc + 0.5);
+    modbus_close(ctx);
+    modbus_free(ctx);
+}
+
 /* ---- started now ------------------------------------------------- */
 
 static struct simproc now_sim;
@@ -865,7 +1092,9 @@ static void test_bad_config(void)
 
     write_temp_file_named("bad.conf",
                           "sim = { speed = -1.0; colour = \"green\"; };\n"
-                          "buses = ( { id = \"b\"; tcp = \"10.0.0.5:502\"; } );\n"
+                          "buses = ( { id = \"b\"; tcp = \"10.0.0.5:502\"; },\n"
+                          "          { id = \"t\"; tcp = \"127.0.0.1:0\"; baud = 9600; },\n"
+                          "          { id = \"r\"; rtu = \"/tmp/gw-never\"; parity = \"E\"; } );\n"
                           "devices = ( { id = \"d\"; bus = \"b\"; unit = 1; role = \"toaster\";\n"
                           "              profile = \"generic-submeter\"; } );\n", conf, sizeof conf);
     const char *argv[] = { GW_SIM_BINARY, "-c", conf, "--check", NULL };
@@ -875,6 +1104,8 @@ static void test_bad_config(void)
     CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "colour"));
     CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "loopback"));
     CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "toaster"));
+    CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "bus 't': baud, parity, data_bits and stop_bits are for an rtu bus"));
+    CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "bus 'r': parity, data_bits and stop_bits pace the line only with baud"));
     free(err);
 }
 
@@ -905,6 +1136,11 @@ int main(void)
     CU_add_test(f, "1000 devices", test_fleet);
     CU_pSuite r = CU_add_suite("sim_rtu", rtu_init, rtu_clean);
     CU_add_test(r, "RTU on a pty", test_rtu);
+    CU_pSuite wt = CU_add_suite("sim_rtu_wire", wire_init, wire_clean);
+    CU_add_test(wt, "character and silence times", test_wire_formats);
+    CU_add_test(wt, "9600 8E1: a read takes its wire time", test_wire_round_trip);
+    CU_add_test(wt, "9600 8E1: delay fault, no answer", test_wire_delay_and_silence);
+    CU_add_test(wt, "1200 8E1: answers are streamed, not held", test_wire_streamed);
     CU_pSuite n = CU_add_suite("sim_now", now_init, now_clean);
     CU_add_test(n, "started now: the simulated clock is the wall clock", test_now);
     CU_pSuite c = CU_add_suite("sim_cli", NULL, NULL);

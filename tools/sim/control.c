@@ -138,6 +138,33 @@ static void cmd_status(struct sim *s, char *reply, size_t len)
              s->building.t, (long long)s->step, s->speed, s->dt, s->n_devices, s->n_buses);
 }
 
+/* What each RTU line carried: the wire-time figures of rtu.c. */
+static void cmd_lines(struct sim *s, char *reply, size_t len)
+{
+    size_t used = 0;
+    int n = 0;
+
+    reply[0] = '\0';
+    for (size_t i = 0; i < s->n_buses; i++) {
+        const struct sim_bus *b = &s->buses[i];
+
+        if (!b->rtu || used >= len)
+            continue;
+        n++;
+        used += (size_t)snprintf(reply + used, len - used,
+                                 "bus=%s baud=%d format=%d%c%d requests=%llu answers=%llu "
+                                 "early=%llu busy_s=%.6f\n", b->id, b->wire.baud,
+                                 b->wire.baud ? b->wire.data_bits : 8,
+                                 b->wire.baud ? b->wire.parity : 'N',
+                                 b->wire.baud ? b->wire.stop_bits : 1,
+                                 (unsigned long long)b->line.requests,
+                                 (unsigned long long)b->line.answers,
+                                 (unsigned long long)b->line.early, b->line.busy_s);
+    }
+    if (used < len)
+        snprintf(reply + used, len - used, "OK lines=%d\n", n);
+}
+
 void control_execute(struct sim *s, const char *line, char *reply, size_t n)
 {
     char copy[LINE_MAX_LEN];
@@ -157,9 +184,11 @@ void control_execute(struct sim *s, const char *line, char *reply, size_t n)
         cmd_status(s, reply, n);
     else if (strcmp(w[0], "advance") == 0)
         cmd_advance(s, w, words, reply, n);
+    else if (strcmp(w[0], "lines") == 0)
+        cmd_lines(s, reply, n);
     else
-        snprintf(reply, n, "ERR unknown command '%s' (fault, clear, list, status, advance)\n",
-                 w[0]);
+        snprintf(reply, n, "ERR unknown command '%s' (fault, clear, list, status, advance, "
+                 "lines)\n", w[0]);
 }
 
 /* ---- the socket -------------------------------------------------- */

@@ -45,7 +45,7 @@ static void usage(FILE *out)
           "  --scenario FILE     inject the faults listed in FILE\n"
           "  --control SOCKET    take commands on this UNIX socket\n"
           "commands: fault DEVICE TYPE [key=value...] | clear ID|DEVICE [TYPE]|all | list | status\n"
-          "          | advance SECONDS\n"
+          "          | lines | advance SECONDS\n"
           "signals: SIGTERM/SIGINT stop; SIGUSR1 clears every fault\n", out);
 }
 

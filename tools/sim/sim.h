@@ -17,12 +17,32 @@
 struct truth;
 struct gw_config;
 
+/* An RTU line's character format, for wire-time pacing (rtu.c).  baud 0:
+ * no pacing, answers as fast as a pty carries them. */
+struct sim_wire {
+    int baud;
+    int data_bits, stop_bits;
+    char parity;                /* 'N', 'E' or 'O' */
+};
+
+/* What a paced RTU line carried, for the control socket's `lines`. */
+struct sim_line_stats {
+    uint64_t requests;          /* frames with a good CRC, any unit id */
+    uint64_t answers;           /* frames sent back */
+    uint64_t early;             /* requests begun less than 3.5 characters after the
+                                 * line's previous frame (taken as if the master had
+                                 * waited) */
+    double busy_s;              /* wire time of every frame and the silence after it */
+};
+
 struct sim_bus {
     char id[GW_NAME_MAX];
     char host[64];              /* TCP: address to listen on */
     int port;                   /* TCP port; 0 for an RTU bus */
     bool rtu;
     char link[PATH_MAX];        /* RTU: symlink made to the pty; "" none */
+    struct sim_wire wire;       /* RTU: paced when wire.baud > 0 */
+    struct sim_line_stats line; /* RTU: kept by rtu.c */
     struct sim_device *by_unit[256];
 };
 

@@ -38,7 +38,7 @@ static const struct schema_key top_keys[] = {
 struct sim_settings {
     long long seed;
     double speed, step_s, utc_offset_h;
-    bool has_utc_offset;
+    bool has_utc_offset, wire_time;
     char start[40], timezone[64], listen[64];
     char truth[PATH_MAX], scenario[PATH_MAX], control[PATH_MAX];
 };
@@ -58,6 +58,7 @@ static const struct schema_key sim_keys[] = {
     { .name = "truth", .type = SCHEMA_STRBUF, SIMK(truth) },
     { .name = "scenario", .type = SCHEMA_STRBUF, SIMK(scenario) },
     { .name = "control", .type = SCHEMA_STRBUF, SIMK(control) },
+    { .name = "wire_time", .type = SCHEMA_BOOL, SIMK(wire_time) },
 };
 
 #define BLDK(f) SCHEMA_FIELD(struct building_params, f)
@@ -82,8 +83,14 @@ static const struct schema_key building_keys[] = {
       .min = 0.0, .max = 1400.0 },
 };
 
+/* The line keys are named, ranged and defaulted as the daemon's bus keys
+ * (daemon/config.c), so a bus block can be copied between the two files. */
+static const char *const parity_names[] = { "N", "E", "O" };
+
 struct bus_settings {
     char id[GW_NAME_MAX], tcp[128], rtu[PATH_MAX];
+    int baud, data_bits, stop_bits, parity;
+    bool has_baud, has_format;
 };
 
 #define BUSK(f) SCHEMA_FIELD(struct bus_settings, f)
@@ -91,6 +98,14 @@ static const struct schema_key bus_keys[] = {
     { .name = "id", .type = SCHEMA_STRBUF, BUSK(id), .required = true },
     { .name = "tcp", .type = SCHEMA_STRBUF, BUSK(tcp) },
     { .name = "rtu", .type = SCHEMA_STRBUF, BUSK(rtu) },
+    { .name = "baud", .type = SCHEMA_INT, BUSK(baud), .ranged = true, .min = 300, .max = 921600,
+      SCHEMA_PRESENT(struct bus_settings, has_baud) },
+    { .name = "parity", .type = SCHEMA_ENUM, BUSK(parity), .choices = parity_names,
+      .n_choices = N(parity_names), SCHEMA_PRESENT(struct bus_settings, has_format) },
+    { .name = "data_bits", .type = SCHEMA_INT, BUSK(data_bits), .def_num = 8, .ranged = true,
+      .min = 7, .max = 8, SCHEMA_PRESENT(struct bus_settings, has_format) },
+    { .name = "stop_bits", .type = SCHEMA_INT, BUSK(stop_bits), .def_num = 1, .ranged = true,
+      .min = 1, .max = 2, SCHEMA_PRESENT(struct bus_settings, has_format) },
 };
 
 /* A device's role; bus, unit and profile when the device is the
@@ -302,7 +317,9 @@ static struct sim_bus *find_bus(struct sim *s, const char *id)
     return NULL;
 }
 
-static int add_bus(struct load *l, const char *id, const char *tcp, const char *rtu, int line)
+/* wire: the RTU line's pacing, or NULL for none. */
+static int add_bus(struct load *l, const char *id, const char *tcp, const char *rtu,
+                   const struct sim_wire *wire, int line)
 {
     struct sim *s = l->s;
     struct sim_bus *b;
@@ -318,15 +335,38 @@ static int add_bus(struct load *l, const char *id, const char *tcp, const char *
     b = &s->buses[s->n_buses++];
     memset(b, 0, sizeof *b);
     snprintf(b->id, sizeof b->id, "%s", id);
-    if (tcp && tcp[0])
+    if (tcp && tcp[0]) {
+        if (wire) {
+            report(l, line, "bus '%s': baud, parity, data_bits and stop_bits are for an rtu bus", id);
+            return -EINVAL;
+        }
         return tcp_endpoint(l, b, tcp, line);
+    }
     if (!rtu || !rtu[0]) {
         report(l, line, "bus '%s': give tcp = \"host:port\" or rtu = \"/path\"", id);
         return -EINVAL;
     }
     b->rtu = true;
     snprintf(b->link, sizeof b->link, "%s", rtu);
+    if (wire)
+        b->wire = *wire;
     return 0;
+}
+
+/* The pacing a bus block asks for: NULL without baud (a pty's instant
+ * answers), which parity and the rest alone cannot change. */
+static const struct sim_wire *own_wire(struct load *l, const struct bus_settings *b, int line,
+                                       struct sim_wire *w)
+{
+    if (!b->has_baud) {
+        if (b->has_format)
+            report(l, line, "bus '%s': parity, data_bits and stop_bits pace the line only "
+                   "with baud", b->id);
+        return NULL;
+    }
+    *w = (struct sim_wire){ .baud = b->baud, .data_bits = b->data_bits,
+                            .stop_bits = b->stop_bits, .parity = parity_names[b->parity][0] };
+    return w;
 }
 
 static int load_own_buses(struct load *l, const config_t *cfg)
@@ -336,10 +376,12 @@ static int load_own_buses(struct load *l, const config_t *cfg)
     for (int i = 0; list && i < config_setting_length(list); i++) {
         const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
         struct bus_settings b = { 0 };
+        struct sim_wire w;
+        int line = (int)config_setting_source_line(g);
 
         if (schema_load(g, bus_keys, N(bus_keys), &b, false, "bus", &l->ctx) < 0)
             continue;
-        if (add_bus(l, b.id, b.tcp, b.rtu, (int)config_setting_source_line(g)) == -ENOMEM)
+        if (add_bus(l, b.id, b.tcp, b.rtu, own_wire(l, &b, line, &w), line) == -ENOMEM)
             return -ENOMEM;
     }
     return 0;
@@ -533,7 +575,7 @@ static int fleet_devices(struct load *l, const struct fleet_settings *f, int lin
     for (int k = 0; k * per_port < f->count; k++) {
         snprintf(id, sizeof id, "%s-bus-%d", f->prefix, k + 1);
         snprintf(tcp, sizeof tcp, "127.0.0.1:%d", f->port ? f->port + k : 0);
-        if (add_bus(l, id, tcp, NULL, line) < 0)
+        if (add_bus(l, id, tcp, NULL, NULL, line) < 0)
             return -EINVAL;
     }
     for (int i = 0; i < f->count; i++) {
@@ -583,10 +625,16 @@ static int load_daemon_config(struct load *l)
     const struct gw_config *cfg = l->s->daemon_cfg;
     if (!l->top.profile_dir[0] && cfg->daemon.profile_dir)
         snprintf(l->profile_dir, sizeof l->profile_dir, "%s", cfg->daemon.profile_dir);
-    for (size_t i = 0; i < cfg->n_buses; i++)
-        if (add_bus(l, cfg->buses[i].id, cfg->buses[i].tcp, cfg->buses[i].rtu,
-                    cfg->buses[i].line) == -ENOMEM)
+    for (size_t i = 0; i < cfg->n_buses; i++) {
+        const struct gw_bus_cfg *b = &cfg->buses[i];
+        /* sim.wire_time: the daemon's RTU buses at their own line settings. */
+        struct sim_wire w = { .baud = b->baud, .data_bits = b->data_bits,
+                              .stop_bits = b->stop_bits, .parity = "NEO"[b->parity] };
+
+        if (add_bus(l, b->id, b->tcp, b->rtu, l->set.wire_time && b->rtu ? &w : NULL,
+                    b->line) == -ENOMEM)
             return -ENOMEM;
+    }
     return 0;
 }
 
