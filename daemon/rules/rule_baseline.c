@@ -9,6 +9,12 @@
  * both.  Days read for less than min_coverage of their length are neither
  * judged nor used as history.  The alarm holds until the next day is
  * judged.
+ *
+ * Days and coverage are on the device's clock (the samples' time), which
+ * may be far from the wall clock and, in the simulator's accelerated
+ * fills, run faster than it: the first day summed is the first good
+ * reading's, and a reading covers the device time since the sample before
+ * it, not the configured polling interval.
  */
 #include <errno.h>
 #include <math.h>
@@ -19,6 +25,10 @@
 #include "rule.h"
 
 #define BASELINE_HISTORY (8 * 7 + 1)  /* the most weeks a rule may look back, and today */
+#define NO_DAY (-1)
+/* A reading covers at most this many times the spacing of the samples
+ * before it. */
+#define MAX_SPACINGS 2.0
 
 struct day_total {
     int day;
@@ -26,19 +36,26 @@ struct day_total {
 };
 
 struct baseline {
-    int day;                   /* the day being summed */
+    int day;                   /* the day being summed, or NO_DAY before the first reading */
     double total;
-    long samples;
+    long samples;              /* good readings of the day */
+    double covered_s;          /* the device time they cover */
+    double spacing_s;          /* between the last two samples; 0 before one is seen */
+    bool clock_seen;           /* a good reading since the engine started */
     struct day_total history[BASELINE_HISTORY];  /* oldest first */
     size_t n_history;
 };
 
+/* The day is not taken from now_ms, the wall clock the engine starts on:
+ * a device whose clock is months behind it would see every reading
+ * dropped as late.  The first good reading gives it (baseline_sample). */
 static int baseline_init(struct rule_inst *r, int64_t now_ms)
 {
+    (void)now_ms;
     struct baseline *d = calloc(1, sizeof *d);
     if (!d)
         return -ENOMEM;
-    d->day = local_day(now_ms);
+    d->day = NO_DAY;
     r->data = d;
     return 0;
 }
@@ -58,6 +75,12 @@ static const struct day_total *recall(const struct baseline *d, int day)
         if (d->history[i].day == day)
             return &d->history[i];
     return NULL;
+}
+
+/* The latest day remembered, or NO_DAY. */
+static int last_remembered(const struct baseline *d)
+{
+    return d->n_history ? d->history[d->n_history - 1].day : NO_DAY;
 }
 
 static bool beyond(int direction, double deviation, double bound)
@@ -121,7 +144,7 @@ static void finish_day(struct rule_inst *r, int64_t t)
 {
     struct baseline *d = r->data;
     int64_t start = local_midnight_ms(d->day), length = local_midnight_ms(d->day + 1) - start;
-    double coverage = length > 0 ? fmin(1, (double)d->samples * (double)r->dev->interval_ms / (double)length) : 0;
+    double coverage = length > 0 ? fmin(1, d->covered_s * 1000 / (double)length) : 0;
     remember(d, d->day, d->total, coverage);
     if (coverage >= r->cfg->min_coverage) {
         struct verdict v = judge(r, d, d->day, d->total);
@@ -133,28 +156,76 @@ static void finish_day(struct rule_inst *r, int64_t t)
     d->day = local_day(t);
     d->total = 0;
     d->samples = 0;
+    d->covered_s = 0;
     r->dirty = true;
+}
+
+/*
+ * Time has come to t on the device's clock: the day is over once t is in a
+ * later one.  Not before a good reading since the engine started, though:
+ * until the device's first sample, ticks come on the wall clock, and so
+ * does the time of a poll that failed before the device's clock was ever
+ * read (device.c), so either would end a day restored from the state file
+ * at once, and drop as late the readings of a device whose clock is behind
+ * the wall.  The flag is the rule's own: holding all of a device's rules'
+ * ticks until its first sample would stop comm_loss, which must run on
+ * ticks before any sample, and any sample, even a failed one, would end
+ * such a hold.
+ */
+static void advance(struct rule_inst *r, int64_t t)
+{
+    const struct baseline *d = r->data;
+    if (d->clock_seen && d->day != NO_DAY && local_day(t) > d->day)
+        finish_day(r, t);
+}
+
+/*
+ * The device time a sample stands for: elapsed_s, since the device's
+ * previous sample on its clock (a simulator playing 120 s per poll of
+ * 0.1 s counts 120 s), but at most MAX_SPACINGS times the spacing of the
+ * samples before it, so that time with no samples at all (the daemon
+ * stalled, the device's clock jumping ahead) is not counted as read, while
+ * a device polled at a steady pace has every reading counted in full.
+ * Until a spacing is seen the configured interval stands in for it: right
+ * for a device at the wall's pace; for a faster one only that first
+ * spacing is undercounted.  A poll that failed comes as a bad sample whose
+ * time is not counted: the reading after it covers only the time since.
+ */
+static double spent(const struct rule_inst *r, struct baseline *d, const struct gw_sample *s)
+{
+    double elapsed = s->elapsed_s > 0 ? s->elapsed_s : 0;
+    double spacing = d->spacing_s > 0 ? d->spacing_s : (double)r->dev->interval_ms / 1000;
+    if (elapsed > 0)
+        d->spacing_s = elapsed;
+    return fmin(elapsed, MAX_SPACINGS * spacing);
 }
 
 static void baseline_sample(struct rule_inst *r, const struct gw_sample *s, int64_t t)
 {
     struct baseline *d = r->data;
-    double v;
+    double v, covers = spent(r, d, s);
     int day = local_day(t);
-    if (day > d->day)
-        finish_day(r, t);
-    if (day < d->day || rule_reading(s, r->cfg->point, &v))
-        return;  /* a late sample of a day already judged, or no good value */
+    if (rule_reading(s, r->cfg->point, &v)) {
+        advance(r, t);
+        return;  /* no good value */
+    }
+    d->clock_seen = true;
+    /* The first day is the first reading's, unless a day as late has been
+     * judged already: then the reading is late. */
+    if (d->day == NO_DAY && day > last_remembered(d))
+        d->day = day;
+    advance(r, t);
+    if (day != d->day)
+        return;  /* a late sample of a day already judged */
     d->total += v;
     d->samples++;
+    d->covered_s += covers;
     r->dirty = true;
 }
 
 static void baseline_tick(struct rule_inst *r, int64_t now_ms)
 {
-    const struct baseline *d = r->data;
-    if (local_day(now_ms) > d->day)
-        finish_day(r, now_ms);
+    advance(r, now_ms);
 }
 
 static int baseline_save(const struct rule_inst *r, cJSON *data)
@@ -162,8 +233,13 @@ static int baseline_save(const struct rule_inst *r, cJSON *data)
     const struct baseline *d = r->data;
     char date[16];
     cJSON *history = cJSON_AddArrayToObject(data, "history");
-    if (!history || !cJSON_AddStringToObject(data, "day", local_day_text(d->day, date, sizeof date)) ||
-        !cJSON_AddNumberToObject(data, "total", d->total) || !cJSON_AddNumberToObject(data, "samples", (double)d->samples))
+    if (!history)
+        return -ENOMEM;
+    if (d->day != NO_DAY &&
+        (!cJSON_AddStringToObject(data, "day", local_day_text(d->day, date, sizeof date)) ||
+         !cJSON_AddNumberToObject(data, "total", d->total) ||
+         !cJSON_AddNumberToObject(data, "samples", (double)d->samples) ||
+         !cJSON_AddNumberToObject(data, "covered_s", d->covered_s)))
         return -ENOMEM;
     for (size_t i = 0; i < d->n_history; i++) {
         cJSON *h = cJSON_CreateObject();
@@ -182,11 +258,19 @@ static void baseline_load(struct rule_inst *r, const cJSON *data)
     const cJSON *day = cJSON_GetObjectItemCaseSensitive(data, "day");
     const cJSON *total = cJSON_GetObjectItemCaseSensitive(data, "total");
     const cJSON *samples = cJSON_GetObjectItemCaseSensitive(data, "samples");
+    const cJSON *covered = cJSON_GetObjectItemCaseSensitive(data, "covered_s");
     int today = local_day_parse(cJSON_GetStringValue(day));
-    if (today >= 0 && cJSON_IsNumber(total) && cJSON_IsNumber(samples)) {
+    /* A day without readings is not restored: it says no more than the
+     * history does, and files written before the day was the device's
+     * hold the wall clock's day there, which would drop the readings of a
+     * device whose clock is behind it as late. */
+    if (today >= 0 && cJSON_IsNumber(total) && cJSON_IsNumber(samples) && samples->valuedouble >= 1) {
         d->day = today;
         d->total = total->valuedouble;
         d->samples = (long)samples->valuedouble;
+        /* Files written before coverage was the device's time: as it was then. */
+        d->covered_s = cJSON_IsNumber(covered) ? covered->valuedouble
+                                               : (double)d->samples * (double)r->dev->interval_ms / 1000;
     }
     const cJSON *h;
     cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(data, "history")) {

@@ -25,7 +25,7 @@
  * simulated seconds between a counter's good readings: two samples, so
  * that a poll split by the start of an outage, its first read answered,
  * its second not, is not taken for a stale counter).  The baseline rules
- * judge no day at this pace.
+ * judge no day here: the script plays one day, with no weeks before it.
  */
 #include <errno.h>
 #include <libconfig.h>

@@ -52,6 +52,11 @@ struct fx {
     char state_file[4096];     /* "" for none */
     struct fx_event events[256];
     size_t n_events;
+    struct {
+        char device[64];
+        int64_t ts_ms;
+    } last[8];                 /* each device's previous sample, for elapsed_s */
+    size_t n_last;
 };
 
 static inline void fx_record(const struct gw_alarm_event *ev, void *arg)
@@ -115,19 +120,48 @@ static inline void fx_close(struct fx *fx)
     fx->cfg = NULL;
 }
 
-/* A sample of device at t with points "name=value" given as parallel arrays. */
-static inline int fx_sample_n(struct fx *fx, const char *device, int64_t t, size_t n, const char *const names[],
-                              const double values[], const enum gw_quality qualities[])
+/* Seconds on device's clock since its previous sample, as device.c gives
+ * elapsed_s: 0 for the first, and for a clock set back. */
+static inline double fx_elapsed(struct fx *fx, const char *device, int64_t ts_ms)
+{
+    size_t i = 0;
+    while (i < fx->n_last && strcmp(fx->last[i].device, device) != 0)
+        i++;
+    if (i == fx->n_last) {
+        if (i < sizeof fx->last / sizeof *fx->last) {
+            snprintf(fx->last[i].device, sizeof fx->last[i].device, "%s", device);
+            fx->last[i].ts_ms = ts_ms;
+            fx->n_last++;
+        }
+        return 0;
+    }
+    double elapsed = ts_ms > fx->last[i].ts_ms ? (double)(ts_ms - fx->last[i].ts_ms) / 1000 : 0;
+    fx->last[i].ts_ms = ts_ms;
+    return elapsed;
+}
+
+/* A sample of device stamped ts_ms on its clock, evaluated at now_ms on the
+ * wall clock, with points "name=value" given as parallel arrays. */
+static inline int fx_sample_at(struct fx *fx, const char *device, int64_t ts_ms, int64_t now_ms, size_t n,
+                               const char *const names[], const double values[], const enum gw_quality qualities[])
 {
     struct gw_sample s;
     if (sample_init(&s, device, n))
         return -ENOMEM;
-    s.ts_ms = t;
+    s.ts_ms = ts_ms;
+    s.elapsed_s = fx_elapsed(fx, device, ts_ms);
     for (size_t i = 0; i < n; i++)
         sample_add(&s, names[i], "", values[i], qualities ? qualities[i] : GW_QUALITY_GOOD);
-    int rc = rules_eval_sample(fx->rules, &s, NULL, t);
+    int rc = rules_eval_sample(fx->rules, &s, NULL, now_ms);
     sample_free(&s);
     return rc;
+}
+
+/* A sample of device at t, on a clock that is the wall's. */
+static inline int fx_sample_n(struct fx *fx, const char *device, int64_t t, size_t n, const char *const names[],
+                              const double values[], const enum gw_quality qualities[])
+{
+    return fx_sample_at(fx, device, t, t, n, names, values, qualities);
 }
 
 /* One point of device "d". */

@@ -3,8 +3,10 @@
  * timezone (across midnight, on weekends, with grace, on ticks),
  * maintenance reminders at 80 % and 100 % and their reset, expression
  * rules with delays and unknown inputs, and daily baselines judged after
- * local midnight against synthetic history.
+ * local midnight against synthetic history, on a clock that is the wall's
+ * and on a simulator's, months behind it and running faster.
  */
+#include <cJSON.h>
 #include <time.h>
 
 #include "rules_fixture.h"
@@ -382,6 +384,312 @@ static void test_baseline_gaps(void)
     local_time_set_zone("UTC");
 }
 
+/* ---- baseline on the device's clock ---------------------------------------- */
+
+/*
+ * A device polled as the daemon does: a sample every wall_step_ms of the
+ * wall clock, stamped on the device's clock, which moves step_ms a poll
+ * (the simulator's accelerated fills: 120 s of its time per poll of 0.1 s),
+ * and a tick between polls.
+ */
+struct poller {
+    struct fx *fx;
+    int64_t dev_ms, wall_ms;          /* the next poll's */
+    int64_t step_ms, wall_step_ms;
+    int64_t last_ms;                  /* the time of the last sample, on the device's clock */
+};
+
+/* Polls until the device's clock reaches until_ms, each reading p =
+ * per_poll with quality q.  A poll that failed (q bad) is stamped as
+ * device.c does when the clock point could not be read: the last sample's
+ * time plus the wall clock's progress. */
+static void poll_until(struct poller *c, int64_t until_ms, double per_poll, enum gw_quality q)
+{
+    const char *names[] = { "p" };
+    for (; c->dev_ms < until_ms; c->dev_ms += c->step_ms, c->wall_ms += c->wall_step_ms) {
+        int64_t ts = q == GOOD ? c->dev_ms : c->last_ms + c->wall_step_ms;
+        double values[] = { per_poll };
+        enum gw_quality qualities[] = { q };
+        CU_ASSERT_EQUAL(fx_sample_at(c->fx, "d", ts, c->wall_ms, 1, names, values, qualities), 0);
+        c->last_ms = ts;
+        rules_tick(c->fx->rules, c->wall_ms + c->wall_step_ms / 2);
+    }
+}
+
+/* No polls for hours of the device's clock (the daemon stalled); the wall
+ * clock moves on by as much as those polls would have taken. */
+static void stall(struct poller *c, double hours)
+{
+    int64_t polls = llround(hours * 3600000 / (double)c->step_ms);
+    c->dev_ms += polls * c->step_ms;
+    c->wall_ms += polls * c->wall_step_ms;
+}
+
+/* A day of the device's clock totalling `total` if read throughout, with
+ * gap_h hours from 10:00 stalled (stalled) or failing (not). */
+static void poll_day(struct poller *c, int day, double total, double gap_h, bool stalled)
+{
+    double per_poll = total * (double)c->step_ms / 86400000;
+    int64_t gap_start = local_midnight_ms(day) + 10 * 3600000LL;
+    poll_until(c, gap_start, per_poll, GOOD);
+    if (stalled)
+        stall(c, gap_h);
+    else
+        poll_until(c, gap_start + llround(gap_h * 3600000), per_poll, BAD);
+    poll_until(c, local_midnight_ms(day + 1), per_poll, GOOD);
+}
+
+/* The engine over text with the state file `name`, at wall_ms: a new
+ * file (fresh) or the one left by the engine before. */
+static void open_stateful(struct fx *fx, const char *text, const char *name, bool fresh, int64_t wall_ms)
+{
+    memset(fx, 0, sizeof *fx);
+    CU_ASSERT_EQUAL_FATAL(temp_path(fx->state_file, sizeof fx->state_file, name), 0);
+    if (fresh)
+        remove(fx->state_file);
+    CU_ASSERT_EQUAL_FATAL(fx_load_config(text, &fx->cfg), 0);
+    CU_ASSERT_EQUAL_FATAL(fx_start(fx, wall_ms), 0);
+}
+
+/* The baseline's state as saved now: its "data" object (the caller
+ * deletes *doc). */
+static const cJSON *saved_baseline(struct fx *fx, int64_t wall_ms, cJSON **doc)
+{
+    CU_ASSERT_EQUAL(rules_save(fx->rules, wall_ms), 0);
+    FILE *f = fopen(fx->state_file, "rb");
+    static char text[1 << 16];
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f)
+        fclose(f);
+    text[n] = 0;
+    *doc = cJSON_Parse(text);
+    const cJSON *alarm = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(*doc, "alarms"), 0);
+    return cJSON_GetObjectItemCaseSensitive(alarm, "data");
+}
+
+/* What the saved history says of day (key "total" or "coverage"), or -1. */
+static double saved_day(const cJSON *data, const char *day, const char *key)
+{
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(data, "history")) {
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "day")), day) == 0)
+            return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(h, key));
+    }
+    return -1;
+}
+
+static double saved_coverage(const cJSON *data, const char *day)
+{
+    return saved_day(data, day, "coverage");
+}
+
+static const char *saved_current(const cJSON *data)
+{
+    const char *day = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "day"));
+    return day ? day : "none";
+}
+
+#define BASELINE_RULE "rules = ( { id = \"energy\"; device = \"d\"; type = \"baseline\"; point = \"p\"; sigma = 3.0; } );\n"
+
+/*
+ * The simulator's accelerated fill: polled every 0.1 s, each sample 120 s
+ * of the device's clock after the one before, which starts on 2026-01-01
+ * while the wall clock says 2026-11-27.  Its days are judged on its clock,
+ * their history kept, and an anomalous Monday raised; a Monday with 4 hours
+ * unread is not judged.
+ */
+static void test_baseline_accelerated(void)
+{
+    local_time_set_zone("Asia/Shanghai");
+    int64_t wall0 = local_ms(2026, 11, 27, 10, 0);
+    int first = local_day(local_ms(2026, 1, 1, 0, 0));  /* a Thursday */
+    struct fx fx;
+    open_stateful(&fx, SHANGHAI FX_DEVICE("generic", "0.1") BASELINE_RULE, "baseline-accelerated.json", true, wall0);
+    struct poller c = { &fx, local_midnight_ms(first), wall0, 120000, 100, 0 };
+    rules_tick(fx.rules, wall0);  /* before the device's first sample: on the wall clock */
+    /* Mondays 240, 250, 230, 245 (January 5, 12, 19, 26); other days 100. */
+    const double mondays[] = { 240, 250, 230, 245 };
+    int monday = 0, feb2 = first + 32, feb9 = first + 39;
+    for (int day = first; day < feb2; day++)
+        poll_day(&c, day, local_weekday(day) == 1 ? mondays[monday++] : 100, 0, false);
+    CU_ASSERT_EQUAL(monday, 4);
+    CU_ASSERT_EQUAL(fx.n_events, 0u);
+
+    cJSON *doc;
+    const cJSON *data = saved_baseline(&fx, c.wall_ms, &doc);
+    /* The last sample was at 23:58 on February 1, the day still summed. */
+    CU_ASSERT_STRING_EQUAL(saved_current(data), "2026-02-01");
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(data, "history")), 31);
+    /* The first sample covers nothing, the second twice the polling
+     * interval (the device's pace is not known yet), the others 120 s. */
+    CU_ASSERT_DOUBLE_EQUAL(saved_coverage(data, "2026-01-01"), (86400 - 240 + 0.2) / 86400, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(saved_coverage(data, "2026-01-26"), 1, 1e-9);
+    cJSON_Delete(doc);
+
+    /* Monday February 2, far above, but read for 20 hours of 24: not
+     * judged, and not history either. */
+    poll_day(&c, feb2, 400, 4, true);
+    for (int day = feb2 + 1; day < feb9; day++)
+        poll_day(&c, day, 100, 0, false);
+    CU_ASSERT_EQUAL(fx_state(&fx, "energy"), NORMAL);
+    CU_ASSERT_EQUAL(fx.n_events, 0u);
+    /* Monday February 9: judged on January 12, 19 and 26. */
+    poll_day(&c, feb9, 400, 0, false);
+    CU_ASSERT_EQUAL(fx_state(&fx, "energy"), NORMAL);  /* not before the day is over */
+    poll_until(&c, local_midnight_ms(feb9 + 1) + 1, 100.0 / 720, GOOD);
+    CU_ASSERT_EQUAL(fx_state(&fx, "energy"), ACT_UN);
+    CU_ASSERT_EQUAL_FATAL(fx.n_events, 1u);
+    CU_ASSERT_DOUBLE_EQUAL(fx.events[0].value, 400, 1e-6);
+    CU_ASSERT_EQUAL(fx.events[0].since_ms, local_midnight_ms(feb9));  /* on the device's clock */
+    CU_ASSERT_EQUAL(fx.events[0].ts_ms, local_midnight_ms(feb9 + 1));
+    CU_ASSERT_PTR_NOT_NULL(strstr(fx.events[0].message, "mean 241.667 of 3 previous Mondays"));
+    fx_close(&fx);
+    local_time_set_zone("UTC");
+}
+
+/* One good reading of p, late: stamped at ts_ms on the device's clock. */
+static void late_sample(struct fx *fx, int64_t ts_ms, int64_t wall_ms)
+{
+    const char *names[] = { "p" };
+    double values[] = { 50 };
+    CU_ASSERT_EQUAL(fx_sample_at(fx, "d", ts_ms, wall_ms, 1, names, values, NULL), 0);
+}
+
+/*
+ * Restarts of the engine on a simulator's clock, months behind the wall:
+ * a day restored from the state file stands against the ticks on the wall
+ * clock that come before the device's first sample, and late readings of
+ * a day already judged are dropped, whether a day was restored or not.  A
+ * file written before the day was the device's (the wall's day, nothing
+ * read) does not hold the device's readings back.
+ */
+static void test_baseline_restart(void)
+{
+    local_time_set_zone("Asia/Shanghai");
+    static const char text[] = SHANGHAI FX_DEVICE("generic", "0.1") BASELINE_RULE;
+    int64_t wall0 = local_ms(2026, 11, 27, 10, 0);
+    int jan4 = local_day(local_ms(2026, 1, 4, 0, 0)), jan5 = jan4 + 1;
+    struct fx a, b, c;
+    open_stateful(&a, text, "baseline-restart.json", true, wall0);
+    struct poller p = { &a, local_midnight_ms(jan4), wall0, 120000, 100, 0 };
+    poll_day(&p, jan4, 100, 0, false);
+    poll_until(&p, local_midnight_ms(jan5) + 12 * 3600000LL, 100.0 / 720, GOOD);  /* half of January 5 */
+    fx_close(&a);
+
+    /* Restarted 5 s later: the wall clock's ticks do not end January 5, and
+     * a reading of January 4 is late. */
+    p.wall_ms += 5000;
+    open_stateful(&b, text, "baseline-restart.json", false, p.wall_ms);
+    p.fx = &b;
+    rules_tick(b.rules, p.wall_ms);
+    late_sample(&b, local_midnight_ms(jan5) - 60000, p.wall_ms);
+    poll_until(&p, local_midnight_ms(jan5 + 1), 100.0 / 720, GOOD);
+    rules_tick(b.rules, p.wall_ms + 200000);  /* 00:01:20 on the device's clock: January 5 judged */
+    cJSON *doc;
+    const cJSON *data = saved_baseline(&b, p.wall_ms, &doc);
+    CU_ASSERT_STRING_EQUAL(saved_current(data), "2026-01-06");
+    CU_ASSERT_DOUBLE_EQUAL(saved_day(data, "2026-01-04", "total"), 100, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(saved_day(data, "2026-01-05", "total"), 100, 1e-9);
+    /* Half a day restored, half read after: the first reading after the
+     * late one covers twice the polling interval, 0.2 s. */
+    CU_ASSERT_DOUBLE_EQUAL(saved_coverage(data, "2026-01-05"), (86400 - 120 + 0.2) / 86400, 1e-9);
+    cJSON_Delete(doc);
+    fx_close(&b);
+
+    /* Restarted with nothing read of January 6: no day restored, and a
+     * reading of January 5 is still late. */
+    open_stateful(&c, text, "baseline-restart.json", false, p.wall_ms);
+    late_sample(&c, local_midnight_ms(jan5 + 1) - 60000, p.wall_ms);
+    late_sample(&c, local_midnight_ms(jan5 + 1) + 120000, p.wall_ms + 100);
+    data = saved_baseline(&c, p.wall_ms + 100, &doc);
+    CU_ASSERT_STRING_EQUAL(saved_current(data), "2026-01-06");
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(data, "history")), 2);
+    CU_ASSERT_DOUBLE_EQUAL(saved_day(data, "2026-01-05", "total"), 100, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(data, "total")), 50, 1e-9);
+    cJSON_Delete(doc);
+    fx_close(&c);
+
+    /* A file as written before: the wall clock's day, nothing read. */
+    open_stateful(&a, text, "baseline-restart.json", true, wall0);
+    data = saved_baseline(&a, wall0, &doc);
+    CU_ASSERT_STRING_EQUAL(saved_current(data), "none");
+    fx_close(&a);
+    cJSON *old = (cJSON *)data;
+    cJSON_AddStringToObject(old, "day", "2026-11-27");
+    cJSON_AddNumberToObject(old, "total", 0);
+    cJSON_AddNumberToObject(old, "samples", 0);
+    char *written = cJSON_Print(doc);
+    FILE *f = fopen(a.state_file, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(written, f);
+    fclose(f);
+    free(written);
+    cJSON_Delete(doc);
+    open_stateful(&b, text, "baseline-restart.json", false, wall0);
+    p = (struct poller){ &b, local_midnight_ms(jan4), wall0, 120000, 100, 0 };
+    poll_day(&p, jan4, 100, 0, false);
+    poll_until(&p, local_midnight_ms(jan5) + 1, 100.0 / 720, GOOD);
+    data = saved_baseline(&b, p.wall_ms, &doc);
+    CU_ASSERT_STRING_EQUAL(saved_current(data), "2026-01-05");
+    CU_ASSERT_DOUBLE_EQUAL(saved_day(data, "2026-01-04", "total"), 100, 1e-9);
+    cJSON_Delete(doc);
+    fx_close(&b);
+    local_time_set_zone("UTC");
+}
+
+/* A day's coverage on the device's clock, read throughout or with a gap of
+ * hours: the same for a device at the wall's pace as when it was counted
+ * in polling intervals, and for a faster one measured in its time. */
+static void test_baseline_coverage(void)
+{
+    static const struct {
+        const char *name, *interval;
+        double step_s, wall_step_s;    /* between polls, on the device's clock and the wall's */
+        double gap_h;
+        bool stalled;                  /* no polls in the gap, rather than polls that failed */
+        double want;
+    } cases[] = {
+        /* 1440 polls of 60 s: as many intervals. */
+        { "at the wall's pace", "60", 60, 60, 0, false, 1 },
+        /* 1260 polls; the first after the gap covers two intervals. */
+        { "at the wall's pace, daemon stalled 3 h", "60", 60, 60, 3, true, (86400 - 10800 + 60) / 86400.0 },
+        /* 1260 good polls of 60 s. */
+        { "at the wall's pace, device silent 3 h", "60", 60, 60, 3, false, (86400 - 10800) / 86400.0 },
+        /* 720 polls of 120 s of the device's time, 0.1 s of the wall's. */
+        { "accelerated", "0.1", 120, 0.1, 0, false, 1 },
+        /* 600 polls; the first after the gap covers two of them. */
+        { "accelerated, daemon stalled 4 h", "0.1", 120, 0.1, 4, true, (86400 - 14400 + 120) / 86400.0 },
+        /* 600 good polls, the first after the failures covering 0.2 s. */
+        { "accelerated, device silent 4 h", "0.1", 120, 0.1, 4, false, (86400 - 14400 - 120 + 0.2) / 86400.0 },
+    };
+    local_time_set_zone("Asia/Shanghai");
+    int day = local_day(local_ms(2026, 1, 2, 0, 0));
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[2048];
+        snprintf(text, sizeof text, SHANGHAI FX_DEVICE("generic", "%s") BASELINE_RULE, cases[i].interval);
+        /* The clock a minute fast at the wall's pace; months behind when faster. */
+        int64_t dev0 = local_midnight_ms(day) - 3600000, wall0 = cases[i].step_s == cases[i].wall_step_s
+                                                                  ? dev0 - 60000
+                                                                  : local_ms(2026, 11, 27, 10, 0);
+        struct fx fx;
+        open_stateful(&fx, text, "baseline-coverage.json", true, wall0);
+        struct poller c = { &fx, dev0, wall0, llround(cases[i].step_s * 1000), llround(cases[i].wall_step_s * 1000),
+                            0 };
+        poll_until(&c, local_midnight_ms(day), 1, GOOD);  /* the hour before, so that the pace is known */
+        poll_day(&c, day, 100, cases[i].gap_h, cases[i].stalled);
+        poll_until(&c, local_midnight_ms(day) + 86400000 + 1, 1, GOOD);  /* into the next day: judged */
+        cJSON *doc;
+        double got = saved_coverage(saved_baseline(&fx, c.wall_ms, &doc), "2026-01-02");
+        cJSON_Delete(doc);
+        if (fabs(got - cases[i].want) > 1e-9)
+            fprintf(stderr, "\n  coverage %s: %.6f (want %.6f)\n", cases[i].name, got, cases[i].want);
+        CU_ASSERT_DOUBLE_EQUAL(got, cases[i].want, 1e-9);
+        CU_ASSERT((got >= 0.9) == (cases[i].gap_h == 0));  /* min_coverage */
+        fx_close(&fx);
+    }
+    local_time_set_zone("UTC");
+}
+
 int main(void)
 {
     static const struct fx_test tests[] = {
@@ -394,6 +702,9 @@ int main(void)
         { "expression with delays and unknown inputs", test_expression },
         { "baseline: k sigma and percent on synthetic history", test_baseline },
         { "baseline: incomplete days", test_baseline_gaps },
+        { "baseline: a simulator's clock, months behind and faster", test_baseline_accelerated },
+        { "baseline: coverage on the device's clock, with gaps", test_baseline_coverage },
+        { "baseline: restarts on a simulator's clock", test_baseline_restart },
     };
     return fx_main("rules: schedule, maintenance, expression, baseline", tests, sizeof tests / sizeof *tests);
 }
