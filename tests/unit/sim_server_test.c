@@ -927,8 +927,8 @@ static void test_wire_round_trip(void)
         double rtt = round_trip(ctx, counts[i]), wire_s = read_chars(counts[i]) * tc;
 
         CU_ASSERT_TRUE(rtt >= wire_s);
-        CU_ASSERT_TRUE(rtt < wire_s + 0.4);
-        if (rtt < wire_s || rtt >= wire_s + 0.4)
+        CU_ASSERT_TRUE(rtt < wire_s + 2.0);
+        if (rtt < wire_s || rtt >= wire_s + 2.0)
             fprintf(stderr, "\n%d registers: %.1f ms, wire time %.1f ms\n", counts[i],
                     rtt * 1e3, wire_s * 1e3);
         busy += (read_chars(counts[i]) + 3.5) * tc;
@@ -942,7 +942,7 @@ static void test_wire_round_trip(void)
     CU_ASSERT_TRUE(round_trip(ctx, 60) > 0.0);
     double pair = elapsed_since(&t0);
     CU_ASSERT_TRUE(pair >= (2.0 * read_chars(60) + 3.5) * tc);
-    CU_ASSERT_TRUE(pair < (2.0 * read_chars(60) + 3.5) * tc + 0.5);
+    CU_ASSERT_TRUE(pair < (2.0 * read_chars(60) + 3.5) * tc + 2.0);
     busy += 2.0 * (read_chars(60) + 3.5) * tc;
 
     /* The line's own count: every frame and the silence after it. */
@@ -968,7 +968,7 @@ static void test_wire_delay_and_silence(void)
     pause_ms(20);
     double rtt = round_trip(ctx, 2);
     CU_ASSERT_TRUE(rtt >= 0.3 + read_chars(2) * tc);
-    CU_ASSERT_TRUE(rtt < 0.3 + read_chars(2) * tc + 0.4);
+    CU_ASSERT_TRUE(rtt < 0.3 + read_chars(2) * tc + 2.0);
     CU_ASSERT_EQUAL(query_at(wire.sock, (char[256]){ 0 }, 256, "clear m"), 0);
 
     modbus_set_slave(ctx, 9);                   /* nobody there */
@@ -980,7 +980,7 @@ static void test_wire_delay_and_silence(void)
     modbus_flush(ctx);
     rtt = round_trip(ctx, 2);
     CU_ASSERT_TRUE(rtt >= read_chars(2) * tc);
-    CU_ASSERT_TRUE(rtt < read_chars(2) * tc + 0.4);
+    CU_ASSERT_TRUE(rtt < read_chars(2) * tc + 2.0);
     modbus_close(ctx);
     modbus_free(ctx);
 }
@@ -999,7 +999,7 @@ static void test_wire_streamed(void)
     double rtt = round_trip(ctx, 125);
     CU_ASSERT_TRUE(rtt > 0.0);                  /* answered within the response timeout */
     CU_ASSERT_TRUE(rtt >= read_chars(125) * tc);
-    CU_ASSERT_TRUE(rtt < read_chars(125) * tc + 0.5);
+    CU_ASSERT_TRUE(rtt < read_chars(125) * tc + 2.0);
     modbus_close(ctx);
     modbus_free(ctx);
 }
