@@ -182,26 +182,7 @@ mkdir "$tmp/profiles"
 
 influx_port=$(free_port)
 mkdir "$tmp/influxd"
-cat >"$tmp/influxd/influxd.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:$(free_port)"
-[meta]
-  dir = "$tmp/influxd/meta"
-[data]
-  dir = "$tmp/influxd/data"
-  wal-dir = "$tmp/influxd/wal"
-  query-log-enabled = false
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:$influx_port"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[logging]
-  level = "warn"
-EOF
+sh "$root/tools/scripts/influxd-conf.sh" "$tmp/influxd" "$influx_port" "$(free_port)" warn >"$tmp/influxd/influxd.conf"
 influxd -config "$tmp/influxd/influxd.conf" >"$tmp/influxd/log" 2>&1 &
 influxd_pid=$!
 started $influxd_pid

@@ -390,26 +390,7 @@ live() {
     trap 'exit 1' INT TERM
 
     # influxd on ephemeral ports; its log says which.
-    cat >"$tmp/influxd.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:0"
-[meta]
-  dir = "$tmp/influx/meta"
-[data]
-  dir = "$tmp/influx/data"
-  wal-dir = "$tmp/influx/wal"
-  query-log-enabled = false
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:0"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[logging]
-  level = "info"
-EOF
+    sh "$top/tools/scripts/influxd-conf.sh" "$tmp/influx" >"$tmp/influxd.conf"
     influxd -config "$tmp/influxd.conf" >"$tmp/influxd.log" 2>&1 &
     influxd=$!
     pids="$pids $influxd"

@@ -274,22 +274,7 @@ if [ -z "$influx" ]; then
     http_port=$port
     free_port
     rpc_port=$port
-    cat >"$work/influxd.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:$rpc_port"
-[meta]
-  dir = "$work/influxdb/meta"
-[data]
-  dir = "$work/influxdb/data"
-  wal-dir = "$work/influxdb/wal"
-  query-log-enabled = false
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:$http_port"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-EOF
+    sh "$top/tools/scripts/influxd-conf.sh" "$work/influxdb" "$http_port" "$rpc_port" >"$work/influxd.conf"
     influxd -config "$work/influxd.conf" >"$work/influxd.log" 2>&1 &
     influxd_pid=$!
     influx=http://127.0.0.1:$http_port

@@ -19,25 +19,7 @@ trap cleanup EXIT INT TERM
 
 # influxd on a loopback port nobody listens on.
 port=$(awk 'BEGIN { srand(); print 20000 + int(rand() * 20000) }')
-cat >"$work/influxd.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:$((port + 1))"
-[meta]
-  dir = "$work/meta"
-[data]
-  dir = "$work/data"
-  wal-dir = "$work/wal"
-  query-log-enabled = false
-[http]
-  bind-address = "127.0.0.1:$port"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[logging]
-  level = "warn"
-EOF
+sh "$top/tools/scripts/influxd-conf.sh" "$work" "$port" "$((port + 1))" warn >"$work/influxd.conf"
 influxd -config "$work/influxd.conf" >"$work/influxd.log" 2>&1 &
 influxd_pid=$!
 tries=0

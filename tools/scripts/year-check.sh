@@ -157,26 +157,7 @@ mkdir -p "$work"
 work=$(cd "$work" && pwd)
 
 # On ports the system chooses; its log says which.
-cat >"$work/influxd.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:0"
-[meta]
-  dir = "$work/influxdb/meta"
-[data]
-  dir = "$work/influxdb/data"
-  wal-dir = "$work/influxdb/wal"
-  query-log-enabled = false
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:0"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[logging]
-  level = "info"
-EOF
+sh "$top/tools/scripts/influxd-conf.sh" "$work/influxdb" >"$work/influxd.conf"
 influxd -config "$work/influxd.conf" >"$work/influxd.log" 2>&1 &
 influxd_pid=$!
 url=
