@@ -59,6 +59,7 @@
 #include "plugin.h"
 #include "sample.h"
 #include "scheduler.h"
+#include "benchutil.h"
 
 extern char **environ;
 
@@ -691,17 +692,6 @@ static void usage(FILE *out)
           "  --header           print the table's head and exit\n", out);
 }
 
-static bool parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max || s[0] == '-')
-        return false;
-    *out = (unsigned)v;
-    return true;
-}
-
 static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
@@ -731,11 +721,11 @@ static int parse_options(int argc, char **argv, struct options *o)
             ok = !strcmp(optarg, "device") || !strcmp(optarg, "gateway");
             o->layout = !strcmp(optarg, "gateway") ? LAYOUT_GATEWAY : LAYOUT_DEVICE;
             break;
-        case 'n': ok = parse_uint(optarg, 1, 10000, &o->devices); break;
-        case 'g': ok = parse_uint(optarg, 1, 10000, &o->gateways); break;
-        case 'd': ok = parse_uint(optarg, 1, 86400, &o->duration_s); break;
-        case 'w': ok = parse_uint(optarg, 0, 3600, &o->warmup_s); break;
-        case 'I': ok = parse_uint(optarg, 100, 60000, &o->interval_ms); break;
+        case 'n': ok = bench_parse_uint(optarg, 1, 10000, &o->devices); break;
+        case 'g': ok = bench_parse_uint(optarg, 1, 10000, &o->gateways); break;
+        case 'd': ok = bench_parse_uint(optarg, 1, 86400, &o->duration_s); break;
+        case 'w': ok = bench_parse_uint(optarg, 0, 3600, &o->warmup_s); break;
+        case 'I': ok = bench_parse_uint(optarg, 100, 60000, &o->interval_ms); break;
         case 'f': o->fleet = optarg; break;
         case 'p': o->plugin_dir = optarg; break;
         case 'D': o->daemon = optarg; break;

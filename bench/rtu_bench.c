@@ -66,6 +66,7 @@
 #include "planner.h"
 #include "profile.h"
 #include "scheduler.h"
+#include "benchutil.h"
 
 extern char **environ;
 
@@ -116,24 +117,6 @@ struct proc {
 
 /* ---- measurement --------------------------------------------------- */
 
-/* User + system CPU seconds of pid from /proc; -1 if unknown. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    unsigned long long utime, stime;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
-        return -1;
-    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* Send one control command to the simulator and keep its reply.  Returns
  * 0 if the reply ends with OK. */
 static int control(const char *sock, const char *line, char *reply, size_t n)
@@ -179,8 +162,8 @@ static int take_snapshot(struct snapshot *s, const struct proc *daemon, const st
                          const char *sock, uint64_t samples)
 {
     s->mono_ns = clock_mono_ns();
-    s->daemon_cpu_s = proc_cpu_s(daemon->pid);
-    s->sim_cpu_s = proc_cpu_s(sim->pid);
+    s->daemon_cpu_s = bench_proc_cpu_s(daemon->pid);
+    s->sim_cpu_s = bench_proc_cpu_s(sim->pid);
     s->samples = samples;
     return line_figures(sock, &s->line);
 }
@@ -542,17 +525,6 @@ static void usage(FILE *out)
           "  --header           print the table's head and exit\n", out);
 }
 
-static bool parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max || s[0] == '-')
-        return false;
-    *out = (unsigned)v;
-    return true;
-}
-
 static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
@@ -576,25 +548,25 @@ static int parse_options(int argc, char **argv, struct options *o)
     for (int c; ok && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
         char *end;
         switch (c) {
-        case 'b': ok = parse_uint(optarg, 300, 921600, &o->baud); break;
+        case 'b': ok = bench_parse_uint(optarg, 300, 921600, &o->baud); break;
         case 'P':
             ok = strlen(optarg) == 1 && strchr("NEO", optarg[0]);
             o->parity = optarg[0];
             break;
-        case 's': ok = parse_uint(optarg, 1, 2, &o->stop_bits); break;
-        case 'n': ok = parse_uint(optarg, 1, 247, &o->devices); break;
+        case 's': ok = bench_parse_uint(optarg, 1, 2, &o->stop_bits); break;
+        case 'n': ok = bench_parse_uint(optarg, 1, 247, &o->devices); break;
         case 'L':
             o->load = strtod(optarg, &end);
             ok = *end == '\0' && o->load >= 0.01 && o->load <= 100.0;
             break;
-        case 'I': ok = parse_uint(optarg, 100, 3600000, &o->interval_ms); break;
-        case 'd': ok = parse_uint(optarg, 1, 86400, &o->duration_s); break;
-        case 'w': ok = parse_uint(optarg, 0, 3600, &o->warmup_s); break;
+        case 'I': ok = bench_parse_uint(optarg, 100, 3600000, &o->interval_ms); break;
+        case 'd': ok = bench_parse_uint(optarg, 1, 86400, &o->duration_s); break;
+        case 'w': ok = bench_parse_uint(optarg, 0, 3600, &o->warmup_s); break;
         case 'r': o->profile = optarg; break;
         case 'R': o->role = optarg; break;
         case 'F': o->feed = optarg[0] ? optarg : NULL; break;
-        case 'D': ok = parse_uint(optarg, 0, 60000, &o->delay_ms); break;
-        case 'T': ok = parse_uint(optarg, 10, 60000, &o->timeout_ms); break;
+        case 'D': ok = bench_parse_uint(optarg, 0, 60000, &o->delay_ms); break;
+        case 'T': ok = bench_parse_uint(optarg, 10, 60000, &o->timeout_ms); break;
         case 'S': o->sim = optarg; break;
         case 'G': o->daemon = optarg; break;
         case 'p': o->plugin_dir = optarg; break;

@@ -52,6 +52,7 @@
 #include "sink.h"
 #include "spool.h"
 #include "tsdb.h"
+#include "benchutil.h"
 
 #define BASE_TS 1795000000000LL
 
@@ -75,24 +76,6 @@ static double cpu_s(void)
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
            ru.ru_stime.tv_usec / 1e6;
-}
-
-/* CPU seconds of another process (utime + stime from /proc), or -1. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');   /* the command may hold spaces */
-    unsigned long long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* ---- CPU by thread ------------------------------------------------------- */
@@ -252,7 +235,7 @@ static int bench_one(const struct tsdb *db, bool gzip, const struct gw_device_cf
     out->encode_s = now_s() - t0;
     out->encode_cpu_s = cpu_s() - c0;
 
-    double i0 = proc_cpu_s(db->pid);
+    double i0 = bench_proc_cpu_s(db->pid);
     t0 = now_s();
     c0 = cpu_s();
     if ((rc = sink_influx_ops.start(sink)) != 0)
@@ -264,7 +247,7 @@ static int bench_one(const struct tsdb *db, bool gzip, const struct gw_device_cf
     } while (st.spool.depth_records > 0 && now_s() - t0 < 600);
     out->deliver_s = now_s() - t0;
     out->deliver_cpu_s = cpu_s() - c0;
-    out->influxd_cpu_s = proc_cpu_s(db->pid) - i0;
+    out->influxd_cpu_s = bench_proc_cpu_s(db->pid) - i0;
     out->requests_failed = st.failed;
     if (st.spool.depth_records > 0 || st.delivered != (uint64_t)samples)
         rc = -EIO;
@@ -486,7 +469,7 @@ static int bench_mqtt_one(const struct broker *b, struct subscriber *sub, int qo
     uint64_t target = base + out->messages;
     struct thread_cpu before[MAX_THREADS], after[MAX_THREADS];
     int n_before = threads_cpu(before, MAX_THREADS);
-    double m0 = proc_cpu_s(b->pid);
+    double m0 = bench_proc_cpu_s(b->pid);
     t0 = now_s();
     c0 = cpu_s();
     if ((rc = sink_mqtt_ops.start(sink)) != 0)
@@ -526,7 +509,7 @@ static int bench_mqtt_one(const struct broker *b, struct subscriber *sub, int qo
         }
     }
     out->deliver_cpu_s = cpu_s() - c0;
-    out->broker_cpu_s = proc_cpu_s(b->pid) - m0;
+    out->broker_cpu_s = bench_proc_cpu_s(b->pid) - m0;
     int n_after = threads_cpu(after, MAX_THREADS);
     out->n_threads = group_cpu(before, n_before, after, n_after, out->threads, MAX_GROUPS);
     sink_mqtt_ops.state(sink, &st);
