@@ -227,13 +227,6 @@ static long window_late_quantile(const struct window *w, double q)
     return 0;
 }
 
-/* Milliseconds from now to wall-clock ms `until`; 0 once it has passed. */
-static int64_t ms_until(int64_t until)
-{
-    int64_t d = until - clock_wall_ms();
-    return d > 0 ? d : 0;
-}
-
 /* ---- the fleet ----------------------------------------------------- */
 
 static int fleet_start(struct fleet *fl, const struct options *o, struct topology *t)
@@ -375,7 +368,7 @@ static void consume(struct window *w, FILE *sink, struct gw_sample *s)
 /* Take samples until wall-clock ms `until`. */
 static void consume_until(struct gw_engine *e, struct window *w, FILE *sink, int64_t until)
 {
-    for (int64_t left; (left = ms_until(until)) > 0;) {
+    for (int64_t left; (left = bench_ms_until(until)) > 0;) {
         struct gw_sample *s = engine_next_sample(e, left > 100 ? 100 : (int)left, NULL);
         for (; s; s = engine_next_sample(e, 0, NULL))
             consume(w, sink, s);
@@ -440,33 +433,24 @@ static void daemon_line(struct window *w, const char *line, uint64_t *lines)
     window_note(w, (unsigned)strtoul(dev + 11, NULL, 10), strtoll(ts + 5, NULL, 10), good, bad);
 }
 
+struct counting {
+    struct window *w;
+    uint64_t *lines;
+};
+
+static void count_line(char *text, void *arg)
+{
+    struct counting *c = arg;
+    daemon_line(c->w, text, c->lines);
+}
+
 /* Reads greenwatchd's output from fd until wall-clock ms `until` (or, if
- * until is 0, to its end), splitting it into lines. */
+ * until is 0, to its end), a line at a time. */
 static void daemon_read_until(int fd, struct window *w, char *buf, size_t cap, size_t *have,
                               uint64_t *lines, int64_t until)
 {
-    for (;;) {
-        int64_t left = until ? ms_until(until) : 1000;
-        if (until && left <= 0)
-            return;
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        if (poll(&pfd, 1, left > 100 ? 100 : (int)left) <= 0)
-            continue;
-        ssize_t n = read(fd, buf + *have, cap - 1 - *have);
-        if (n <= 0)
-            return;
-        *have += (size_t)n;
-        buf[*have] = '\0';
-        char *start = buf;
-        for (char *nl; (nl = strchr(start, '\n')); start = nl + 1) {
-            *nl = '\0';
-            daemon_line(w, start, lines);
-        }
-        *have = (size_t)(buf + *have - start);
-        memmove(buf, start, *have);
-        if (*have == cap - 1)
-            *have = 0;   /* a line longer than any sample: drop it */
-    }
+    struct counting c = { w, lines };
+    bench_read_lines(fd, buf, cap, have, until, count_line, &c);
 }
 
 static int run_daemon(const struct options *o, const struct topology *t, struct fleet *fl,
@@ -627,9 +611,9 @@ static int run_floor(const struct options *o, const struct topology *t, struct f
     }
     pthread_attr_destroy(&attr);
     if (!rc) {
-        sleep_until_mono(clock_mono_ns() + ms_until(window_start_ms(w)) * GW_NS_PER_MS);
+        sleep_until_mono(clock_mono_ns() + bench_ms_until(window_start_ms(w)) * GW_NS_PER_MS);
         take_snapshot(&res->a, fl->pid, 0);
-        sleep_until_mono(clock_mono_ns() + ms_until(window_end_ms(w)) * GW_NS_PER_MS);
+        sleep_until_mono(clock_mono_ns() + bench_ms_until(window_end_ms(w)) * GW_NS_PER_MS);
         take_snapshot(&res->b, fl->pid, 0);
     }
     atomic_store(&stop, true);

@@ -168,13 +168,6 @@ static int take_snapshot(struct snapshot *s, const struct proc *daemon, const st
     return line_figures(sock, &s->line);
 }
 
-/* Milliseconds from now to wall-clock ms `until`; 0 once it has passed. */
-static int64_t ms_until(int64_t until)
-{
-    int64_t d = until - clock_wall_ms();
-    return d > 0 ? d : 0;
-}
-
 static long delivery_quantile(const struct window *w, double q)
 {
     uint64_t want = (uint64_t)ceil(q * (double)w->samples), seen = 0;
@@ -327,7 +320,7 @@ static int wait_ready(struct proc *sim, const char *log)
 {
     char buf[4096];
     size_t have = 0;
-    for (int64_t until = clock_wall_ms() + 20000; ms_until(until) > 0;) {
+    for (int64_t until = clock_wall_ms() + 20000; bench_ms_until(until) > 0;) {
         struct pollfd pfd = { .fd = sim->out, .events = POLLIN };
         if (poll(&pfd, 1, 100) <= 0)
             continue;
@@ -346,6 +339,11 @@ static int wait_ready(struct proc *sim, const char *log)
 /* ---- greenwatchd's samples ----------------------------------------- */
 
 /* One JSON line: a sample, counted in the window by when it arrived. */
+struct counting {
+    struct window *w;
+    uint64_t *total;
+};
+
 static void sample_line(struct window *w, const char *line, uint64_t *total)
 {
     if (!strstr(line, "\"device\":\"d"))
@@ -361,32 +359,18 @@ static void sample_line(struct window *w, const char *line, uint64_t *total)
     w->delivery[into < DELIVERY_BINS ? into : DELIVERY_BINS - 1]++;
 }
 
+static void count_line(char *text, void *arg)
+{
+    struct counting *c = arg;
+    sample_line(c->w, text, c->total);
+}
+
 /* Read greenwatchd's stdout until wall-clock ms `until` (0: to its end). */
 static void read_samples(int fd, struct window *w, char *buf, size_t cap, size_t *have,
                          uint64_t *total, int64_t until)
 {
-    for (;;) {
-        int64_t left = until ? ms_until(until) : 1000;
-        if (until && left <= 0)
-            return;
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        if (poll(&pfd, 1, left > 20 ? 20 : (int)left) <= 0)
-            continue;
-        ssize_t n = read(fd, buf + *have, cap - 1 - *have);
-        if (n <= 0)
-            return;
-        *have += (size_t)n;
-        buf[*have] = '\0';
-        char *start = buf;
-        for (char *nl; (nl = strchr(start, '\n')); start = nl + 1) {
-            *nl = '\0';
-            sample_line(w, start, total);
-        }
-        *have = (size_t)(buf + *have - start);
-        memmove(buf, start, *have);
-        if (*have == cap - 1)
-            *have = 0;
-    }
+    struct counting c = { w, total };
+    bench_read_lines(fd, buf, cap, have, until, count_line, &c);
 }
 
 /* ---- the report ---------------------------------------------------- */
