@@ -75,6 +75,17 @@ static int sim_start(struct simproc *p, const char *name, const char *conf)
     return 0;
 }
 
+/* A suite's clean-up: stop the simulator it started; SIGTERM is a clean
+ * stop, so anything but exit status 0 fails the suite. */
+static int sim_stop(struct simproc *p)
+{
+    int status = -1;
+
+    if (p->pid && stop_process(p->pid, &status) == 0)
+        p->pid = 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 static int port_of(const struct simproc *p, const char *bus)
 {
     for (int i = 0; i < p->n_buses; i++)
@@ -215,12 +226,7 @@ static int house_init(void)
 
 static int house_clean(void)
 {
-    int status = -1;
-
-    if (building.pid && stop_process(building.pid, &status) == 0)
-        building.pid = 0;
-    /* SIGTERM is a clean stop: exit status 0. */
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    return sim_stop(&building);
 }
 
 /* A read that fails leaves its buffer as it was.  Buffers a test reads
@@ -691,11 +697,7 @@ static int fleet_init(void)
 
 static int fleet_clean(void)
 {
-    int status = -1;
-
-    if (fleet.pid)
-        stop_process(fleet.pid, &status);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    return sim_stop(&fleet);
 }
 
 /* Every one of the thousand devices answers, each with its own size. */
@@ -748,11 +750,7 @@ static int rtu_init(void)
 
 static int rtu_clean(void)
 {
-    int status = -1;
-
-    if (rtu.pid)
-        stop_process(rtu.pid, &status);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    return sim_stop(&rtu);
 }
 
 static void test_rtu(void)
@@ -821,11 +819,7 @@ static int wire_init(void)
 
 static int wire_clean(void)
 {
-    int status = -1;
-
-    if (wire.pid)
-        stop_process(wire.pid, &status);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    return sim_stop(&wire);
 }
 
 static void test_wire_formats(void)
@@ -1024,11 +1018,7 @@ static int now_init(void)
 
 static int now_clean(void)
 {
-    int status = -1;
-
-    if (now_sim.pid)
-        stop_process(now_sim.pid, &status);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    return sim_stop(&now_sim);
 }
 
 static double wall_s(void)
